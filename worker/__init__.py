@@ -1,0 +1,1 @@
+"""Worker: chunk store, ledger and Dramatiq actors that submit chunks to LAAFFIC."""
