@@ -1,0 +1,595 @@
+"""Open a contact file of any supported format and stream its rows as all-text Arrow batches.
+
+Every column comes out as pa.string() without nulls (an empty cell is ""), so a phone number
+never passes through a float: spreadsheet and Parquet/JSON numbers are rendered as their exact
+integer digits, or in scientific notation when they are too large to be exact (>= 10**15)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import io
+import json
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+import python_calamine
+
+from ingest.columns import generated_names, looks_like_phone, unique_column_names
+from ingest.encoding import decode_sample, detect_encoding, looks_binary, read_sample
+from ingest.errors import InputError
+
+DEFAULT_BATCH_ROWS = 500_000
+# pyarrow's streaming CSV reader keeps ~35 blocks in flight: 2 MiB blocks bound that to ~70 MB
+# while parsing as fast as bigger ones. A single row must fit in one block.
+BLOCK_BYTES = 2 << 20
+DELIMITERS = (",", ";", "\t", "|")
+DELIMITED_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": ","}  # -> delimiter tried first
+EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
+JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+SUPPORTED = ".csv, .tsv, .txt (optionally .gz), .xlsx, .parquet or .jsonl"
+# Delimiter for a single-column text file: never present in real text, so a comma or
+# semicolon inside a value cannot split it.
+_NO_DELIMITER = "\x1f"
+_SNIFF_ROWS = 200
+_KEY_SCAN_LINES = 1000
+# Numbers at or above this may have lost digits in a float (Excel keeps 15 significant).
+EXACT_FLOAT_LIMIT = 10**15
+_ORJSON_INT_LIMIT = 2.0**63  # orjson parses larger integer literals as floats
+
+
+@dataclass(kw_only=True, eq=False)
+class ContactTable:
+    """An opened contact file: what was detected, and a way to stream its data rows."""
+
+    path: Path
+    format: str  # "csv" (any delimited text), "xlsx" (any workbook), "parquet", "jsonl"
+    columns: list[str]  # header names, or column1, column2, ... without a header
+    has_header: bool
+    encoding: str | None = None  # detected text encoding (None for workbooks and Parquet)
+    delimiter: str | None = None  # None when not delimited text (or a single column)
+    sheet: str | None = None  # the worksheet read, for workbooks
+    size_bytes: int
+    bytes_read: int = 0  # progress through the file while batches() runs; approximate
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema([(name, pa.string()) for name in self.columns])
+
+    def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        """The data rows in file order, batch_rows per batch (the last may be shorter).
+        Raises InputError when the file turns out unreadable part-way."""
+        if batch_rows < 1:
+            raise ValueError("batch_rows must be at least 1")
+        self.bytes_read = 0
+        yield from rebatch(self._read(batch_rows), batch_rows)
+        self.bytes_read = self.size_bytes
+
+    def sample(self, rows: int = 1000) -> pa.RecordBatch:
+        """The first data rows (fewer if the file is shorter), e.g. for column detection."""
+        stream = self.batches(rows)
+        try:
+            first = next(stream, None)
+        finally:
+            stream.close()
+        return first if first is not None else pa.RecordBatch.from_pylist([], schema=self.schema)
+
+    def _read(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        raise NotImplementedError
+
+
+def rebatch(batches: Iterable[pa.RecordBatch], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """Re-cut a stream of record batches into batches of exactly batch_rows (the last one
+    shorter), combining small ones and slicing big ones; row order is kept."""
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        if pending_rows < batch_rows:
+            continue
+        combined = _combine(pending)
+        offset = 0
+        while combined.num_rows - offset >= batch_rows:
+            yield combined.slice(offset, batch_rows)
+            offset += batch_rows
+        pending_rows = combined.num_rows - offset
+        pending = [combined.slice(offset)] if pending_rows else []
+    if pending_rows:
+        yield _combine(pending)
+
+
+def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+
+
+def open_contacts(path: str | Path, sheet: str | int | None = None) -> ContactTable:
+    """Open a contact file, detecting format (by extension), encoding, delimiter and header.
+
+    `sheet` picks a workbook's worksheet by name or 0-based index (default: the first).
+    Raises InputError, one line naming the file, when it cannot be used."""
+    path = Path(path)
+    label = str(path)
+    if not path.exists():
+        raise InputError(f"{label}: no such file; check the path")
+    if not path.is_file():
+        raise InputError(f"{label}: not a regular file; give the path of a contact file")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"{label}: the file is empty; export the contact list again")
+    suffixes = [suffix.lower() for suffix in path.suffixes]
+    gzipped = bool(suffixes) and suffixes[-1] == ".gz"
+    kind = (suffixes[-2] if gzipped and len(suffixes) > 1 else suffixes[-1]) if suffixes else ""
+    if kind in EXCEL_SUFFIXES and not gzipped:
+        return _open_workbook(path, label, size, sheet)
+    if sheet is not None:
+        raise InputError(f"{label}: a sheet was given but this is not an Excel workbook; "
+                         "drop the sheet option")
+    if kind == ".parquet" and not gzipped:
+        return _open_parquet(path, label, size)
+    if kind in JSON_LINES_SUFFIXES:
+        return _open_json_lines(path, label, size, gzipped)
+    if kind in DELIMITED_SUFFIXES:
+        return _open_delimited(path, label, size, gzipped, DELIMITED_SUFFIXES[kind])
+    shown = "".join(path.suffixes[-2:] if gzipped else path.suffixes[-1:]) or "no extension"
+    raise InputError(f"{label}: unknown file type ({shown}); use {SUPPORTED}")
+
+
+# --- delimited text -------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True, eq=False)
+class DelimitedTable(ContactTable):
+    gzipped: bool = False
+
+    def _read(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        label = str(self.path)
+        bad_rows: list[Any] = []
+
+        def remember_bad_row(row: Any) -> str:
+            bad_rows.append(row)
+            return "error"
+
+        read_options = pa_csv.ReadOptions(
+            column_names=self.columns, skip_rows_after_names=1 if self.has_header else 0,
+            block_size=BLOCK_BYTES, encoding=_arrow_encoding(self.encoding))
+        parse_options = pa_csv.ParseOptions(
+            delimiter=self.delimiter or _NO_DELIMITER, newlines_in_values=True,
+            invalid_row_handler=remember_bad_row)
+        convert_options = pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(self.columns, pa.string()),
+            strings_can_be_null=False, quoted_strings_can_be_null=False)
+        rows = 0
+        with pa.OSFile(str(self.path)) as raw:
+            stream = pa.CompressedInputStream(raw, "gzip") if self.gzipped else raw
+            try:
+                reader = pa_csv.open_csv(stream, read_options=read_options,
+                                         parse_options=parse_options,
+                                         convert_options=convert_options)
+                for batch in reader:
+                    rows += batch.num_rows
+                    self.bytes_read = min(raw.tell(), self.size_bytes)
+                    yield batch
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{label}: bytes that are not valid {self.encoding} after "
+                                 f"data row {rows}; re-save the file as CSV UTF-8") from exc
+            except (pa.ArrowInvalid, OSError, EOFError, zlib.error) as exc:
+                raise InputError(self._parse_failure(exc, rows, bad_rows)) from exc
+
+    def _parse_failure(self, exc: Exception, rows: int, bad_rows: list[Any]) -> str:
+        label, message = str(self.path), _one_line(str(exc))
+        where = f"after data row {rows}"
+        if bad_rows:
+            row = bad_rows[0]
+            shape = "the header has" if self.has_header else "the first row has"
+            return (f"{label}: a row {where} has {row.actual_columns} fields where {shape} "
+                    f"{row.expected_columns} ({_one_line(row.text)[:80]!r}); fix that row or "
+                    f"quote values that contain {_delimiter_name(self.delimiter)}")
+        if "invalid UTF8" in message:
+            return (f"{label}: bytes that are not valid UTF-8 {where}; "
+                    "re-save the file as CSV UTF-8")
+        if "straddl" in message:
+            return (f"{label}: a row {where} is longer than {BLOCK_BYTES >> 20} MiB; "
+                    "this does not look like a contact list")
+        if self.gzipped and not isinstance(exc, pa.ArrowInvalid):
+            return f"{label}: the gzip data is corrupt or truncated {where} ({message})"
+        return f"{label}: cannot parse the file {where} ({message})"
+
+
+def _open_delimited(path: Path, label: str, size: int, gzipped: bool,
+                    preferred: str) -> DelimitedTable:
+    sample = read_sample(path, gzipped)
+    encoding = detect_encoding(label, sample)
+    try:
+        text = decode_sample(sample, encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{label}: the text is not valid {encoding}; "
+                         "save the file as CSV UTF-8") from exc
+    if looks_binary(text):
+        raise InputError(f"{label}: contains control characters, so it looks binary rather "
+                         "than text; export the contact list as CSV")
+    delimiter, rows = _sniff(label, text, sample.complete, preferred)
+    if not rows:
+        raise InputError(f"{label}: the file is empty; export the contact list again")
+    first = rows[0]
+    has_header = not any(looks_like_phone(cell) for cell in first)
+    columns = unique_column_names(first) if has_header else generated_names(len(first))
+    if has_header and sample.complete and len(rows) == 1:
+        raise InputError(f"{label}: has a header row ({', '.join(columns)}) but no data rows; "
+                         "export the contacts again")
+    return DelimitedTable(path=path, format="csv", columns=columns, has_header=has_header,
+                          encoding=encoding, delimiter=delimiter, size_bytes=size,
+                          gzipped=gzipped)
+
+
+def _sniff(label: str, text: str, complete: bool,
+           preferred: str) -> tuple[str | None, list[list[str]]]:
+    """The delimiter whose split gives the most consistent field counts over the first rows
+    (at least two fields; the preferred one wins ties), with those rows. No delimiter when
+    none splits consistently: the file is one column."""
+    order = (preferred, *(d for d in DELIMITERS if d != preferred))
+    best: tuple[tuple[float, int], str, list[list[str]]] | None = None
+    for delimiter in order:
+        rows = _first_rows(text, delimiter, complete)
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        consistency = sum(len(row) == width for row in rows) / len(rows)
+        score = (consistency, width)
+        if consistency >= 0.5 and (best is None or score > best[0]):
+            best = (score, delimiter, rows)
+    if best is not None:
+        return best[1], best[2]
+    rows = _first_rows(text, _NO_DELIMITER, complete)
+    if rows is None:
+        raise InputError(f"{label}: cannot split the text into rows (unbalanced quotes or a "
+                         "huge field?); export the contact list as CSV again")
+    return None, rows
+
+
+def _first_rows(text: str, delimiter: str, complete: bool) -> list[list[str]] | None:
+    """Up to _SNIFF_ROWS non-blank rows parsed like pyarrow parses them (a row the sample
+    cut short is dropped); None if the csv module cannot parse the sample."""
+    rows: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    try:
+        for row in reader:
+            if row:
+                rows.append(row)
+            if len(rows) > _SNIFF_ROWS:
+                return rows[:_SNIFF_ROWS]
+    except csv.Error:
+        return None
+    if not complete and rows:
+        rows.pop()
+    return rows
+
+
+def _arrow_encoding(encoding: str | None) -> str:
+    """pyarrow reads UTF-8 natively (and skips its BOM); others go through Python's codec."""
+    return "utf8" if encoding in (None, "utf-8", "utf-8-sig") else encoding
+
+
+def _delimiter_name(delimiter: str | None) -> str:
+    names = {",": "a comma", ";": "a semicolon", "\t": "a tab", "|": "a pipe"}
+    return names.get(delimiter or "", "a delimiter")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# --- workbooks ------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True, eq=False)
+class WorkbookTable(ContactTable):
+    _worksheet: Any = field(default=None, repr=False)  # the loaded calamine sheet
+
+    def _read(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        rows = _nonblank_rows(self._worksheet.iter_rows())
+        if self.has_header:
+            next(rows, None)
+        width = len(self.columns)
+        total = max(self._worksheet.height, 1)
+        columns: list[list[str]] = [[] for _ in range(width)]
+        for count, row in enumerate(rows, start=1):
+            for index in range(width):
+                columns[index].append(cell_text(row[index]) if index < len(row) else "")
+            if count % batch_rows == 0:
+                self.bytes_read = self.size_bytes * count // total
+                yield _text_batch(columns, self.schema)
+                columns = [[] for _ in range(width)]
+        if columns[0]:
+            yield _text_batch(columns, self.schema)
+
+
+def _open_workbook(path: Path, label: str, size: int, sheet: str | int | None) -> WorkbookTable:
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    except python_calamine.PasswordError as exc:
+        raise InputError(f"{label}: the workbook is password-protected; save a copy "
+                         "without a password") from exc
+    except Exception as exc:  # calamine raises several unrelated types for a corrupt file
+        raise InputError(f"{label}: not a readable Excel workbook ({_one_line(str(exc))}); "
+                         "open and save it again in Excel, or export CSV") from exc
+    names: list[str] = list(workbook.sheet_names)
+    chosen = _choose_sheet(label, names, sheet)
+    worksheet = workbook.get_sheet_by_name(chosen)
+    rows = _nonblank_rows(worksheet.iter_rows())
+    first = next(rows, None)
+    if first is None:
+        raise InputError(f"{label}: sheet {chosen!r} is empty; put the contacts on it or "
+                         "choose another sheet")
+    first_texts = [cell_text(cell) for cell in first]
+    has_header = not any(looks_like_phone(cell) for cell in first_texts)
+    columns = (unique_column_names(first_texts) if has_header
+               else generated_names(len(first_texts)))
+    if has_header and next(rows, None) is None:
+        raise InputError(f"{label}: sheet {chosen!r} has a header row ({', '.join(columns)}) "
+                         "but no data rows; export the contacts again")
+    return WorkbookTable(path=path, format="xlsx", columns=columns, has_header=has_header,
+                         sheet=chosen, size_bytes=size, _worksheet=worksheet)
+
+
+def _choose_sheet(label: str, names: list[str], sheet: str | int | None) -> str:
+    if not names:
+        raise InputError(f"{label}: the workbook has no worksheets")
+    if sheet is None:
+        return names[0]
+    if isinstance(sheet, str) and sheet in names:
+        return sheet
+    if isinstance(sheet, str) and sheet.strip().isdigit():
+        sheet = int(sheet)  # a sheet index given as text, e.g. from the command line
+    if isinstance(sheet, int) and 0 <= sheet < len(names):
+        return names[sheet]
+    which = f"number {sheet} (0-based)" if isinstance(sheet, int) else repr(sheet)
+    listed = ", ".join(repr(name) for name in names)
+    raise InputError(f"{label}: no sheet {which}; the sheets are {listed}")
+
+
+def _nonblank_rows(rows: Iterable[list[Any]]) -> Iterator[list[Any]]:
+    """Rows with at least one non-empty cell (spreadsheets pad ranges with blank rows)."""
+    for row in rows:
+        if any(cell != "" and cell is not None for cell in row):
+            yield row
+
+
+def cell_text(value: Any) -> str:
+    """One spreadsheet or JSON cell as text, never via a lossy float rendering."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if value is None:
+        return ""
+    if kind is bool:
+        return "TRUE" if value else "FALSE"  # as Excel shows it
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return float_text(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def float_text(value: float | None) -> str:
+    """A float as text: whole numbers below 10**15 as exact digits, larger ones in scientific
+    notation (their low digits may be lost, so they must not look exact), NaN as empty."""
+    if value is None or value != value:
+        return ""
+    if value.is_integer() and abs(value) < EXACT_FLOAT_LIMIT:
+        return str(int(value))
+    return format(value, ".15g")
+
+
+def _text_batch(columns: list[list[str]], schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.array(values, pa.string()) for values in columns],
+                                      schema=schema)
+
+
+# --- Parquet --------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True, eq=False)
+class ParquetTable(ContactTable):
+    def _read(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        label = str(self.path)
+        rows = 0
+        try:
+            with pq.ParquetFile(self.path) as parquet:
+                total = max(parquet.metadata.num_rows, 1)
+                for batch in parquet.iter_batches(batch_size=batch_rows):
+                    rows += batch.num_rows
+                    self.bytes_read = self.size_bytes * rows // total
+                    yield pa.RecordBatch.from_arrays(
+                        [arrow_text(column) for column in batch.columns], schema=self.schema)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"{label}: cannot read the Parquet data after row {rows} "
+                             f"({_one_line(str(exc))})") from exc
+
+
+def _open_parquet(path: Path, label: str, size: int) -> ParquetTable:
+    try:
+        with pq.ParquetFile(path) as parquet:
+            names = list(parquet.schema_arrow.names)
+            row_count = parquet.metadata.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{label}: not a readable Parquet file ({_one_line(str(exc))})") from exc
+    columns = unique_column_names(names)
+    if not columns:
+        raise InputError(f"{label}: the Parquet file has no columns")
+    if row_count == 0:
+        raise InputError(f"{label}: has columns ({', '.join(columns)}) but no rows; "
+                         "export the contacts again")
+    return ParquetTable(path=path, format="parquet", columns=columns, has_header=True,
+                        size_bytes=size)
+
+
+def arrow_text(array: pa.Array) -> pa.Array:
+    """Any Arrow column as non-null strings: integers and decimals exactly, floats by
+    float_text, booleans as true/false, dates and timestamps in ISO form."""
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        return arrow_text(array.dictionary_decode())
+    if pa.types.is_floating(kind):
+        return _float_column_text(array)
+    if pa.types.is_null(kind):
+        return pa.array([""] * len(array), pa.string())
+    if pa.types.is_timestamp(kind):
+        text = pc.replace_substring(pc.cast(array, pa.string()), " ", "T", max_replacements=1)
+        return pc.fill_null(text, "")
+    if (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
+            or pa.types.is_boolean(kind) or pa.types.is_decimal(kind)
+            or pa.types.is_date(kind) or pa.types.is_time(kind)):
+        return pc.fill_null(pc.cast(array, pa.string()), "")
+    # Binary, nested and exotic types: their JSON (or plain text) form, value by value.
+    return pa.array([_json_text(value) for value in array.to_pylist()], pa.string())
+
+
+def _float_column_text(array: pa.Array) -> pa.Array:
+    """Vectorised float_text: whole numbers below the limit via int64, the rest in Python."""
+    values = pc.cast(array, pa.float64())
+    exact = pc.fill_null(pc.and_(pc.equal(pc.floor(values), values),
+                                 pc.less(pc.abs(values), float(EXACT_FLOAT_LIMIT))), False)
+    digits = pc.cast(pc.cast(pc.if_else(exact, values, 0.0), pa.int64()), pa.string())
+    inexact = pc.invert(exact)
+    rest = [float_text(value) for value in pc.filter(values, inexact).to_pylist()]
+    if not rest:
+        return digits
+    return pc.replace_with_mask(digits, inexact, pa.array(rest, pa.string()))
+
+
+# --- JSON lines -----------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True, eq=False)
+class JsonLinesTable(ContactTable):
+    gzipped: bool = False
+    keys: list[str] = field(default_factory=list)  # the JSON key behind each column
+
+    def _read(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        position = {key: index for index, key in enumerate(self.keys)}
+        width = len(self.columns)
+        columns: list[list[str]] = [[] for _ in range(width)]
+        count = 0
+        with self.path.open("rb") as raw:
+            for _, record in _json_records(raw, str(self.path), self.gzipped, self.encoding):
+                row = [""] * width
+                for key, value in record.items():
+                    index = position.get(key)
+                    if index is not None:  # a key first seen after the scanned lines
+                        row[index] = json_value_text(value)
+                for index in range(width):
+                    columns[index].append(row[index])
+                count += 1
+                if count % batch_rows == 0:
+                    self.bytes_read = min(raw.tell(), self.size_bytes)
+                    yield _text_batch(columns, self.schema)
+                    columns = [[] for _ in range(width)]
+        if columns[0]:
+            yield _text_batch(columns, self.schema)
+
+
+def _open_json_lines(path: Path, label: str, size: int, gzipped: bool) -> JsonLinesTable:
+    encoding = detect_encoding(label, read_sample(path, gzipped))
+    keys: dict[str, None] = {}  # insertion-ordered set
+    records = 0
+    with path.open("rb") as raw:
+        for _, record in _json_records(raw, label, gzipped, encoding):
+            keys.update(dict.fromkeys(record))
+            records += 1
+            if records >= _KEY_SCAN_LINES:
+                break
+    if not records:
+        raise InputError(f"{label}: the file has no JSON lines; export the contacts again")
+    if not keys:
+        raise InputError(f"{label}: the JSON objects have no keys; each line needs at least "
+                         "the phone number, e.g. {\"phone\": \"46701234567\"}")
+    return JsonLinesTable(path=path, format="jsonl", columns=unique_column_names(list(keys)),
+                          has_header=True, encoding=encoding, size_bytes=size,
+                          gzipped=gzipped, keys=list(keys))
+
+
+def _json_records(raw: io.BufferedReader, label: str, gzipped: bool,
+                  encoding: str | None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line; InputError naming the line otherwise."""
+    stream: Any = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+    if encoding not in (None, "utf-8", "utf-8-sig"):
+        stream = io.TextIOWrapper(stream, encoding=encoding, newline=None)
+    line_number = 0
+    try:
+        for line_number, line in enumerate(stream, start=1):
+            if line_number == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf" if isinstance(line, bytes) else "\ufeff")
+            if not line.strip():
+                continue
+            record = _parse_json(line, label, line_number)
+            if not isinstance(record, dict):
+                raise InputError(f"{label}: line {line_number} is a JSON "
+                                 f"{type(record).__name__}, not an object; write one object "
+                                 "per line, e.g. {\"phone\": \"46701234567\"}")
+            yield line_number, record
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{label}: line {line_number + 1} is not valid {encoding}; "
+                         "save the file as UTF-8") from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{label}: the gzip data is corrupt or truncated after line "
+                         f"{line_number} ({_one_line(str(exc))})") from exc
+
+
+def _parse_json(line: bytes | str, label: str, line_number: int) -> Any:
+    try:
+        record = orjson.loads(line)
+        if isinstance(record, dict) and any(
+                type(value) is float and abs(value) >= _ORJSON_INT_LIMIT
+                for value in record.values()):
+            # orjson turns integers beyond 64 bits into floats: keep their digits exactly.
+            record = json.loads(line, parse_int=str)
+    except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
+        raise InputError(f"{label}: line {line_number} is not valid JSON "
+                         f"({_one_line(str(exc))})") from exc
+    return record
+
+
+def json_value_text(value: Any) -> str:
+    """A JSON value as a cell: strings as is, integers exactly, floats by float_text,
+    booleans true/false, null empty, arrays and objects as compact JSON."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return float_text(value)
+    if value is None:
+        return ""
+    return _json_text(value)
+
+
+def _json_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:
+        return str(value)

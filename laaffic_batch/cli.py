@@ -1,0 +1,161 @@
+"""The `laaffic-batch` command line.
+
+Commands import what they need when they run, so `--help` and a dry run start fast.
+Errors the user can cause end in one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ingest.errors import LaafficError
+
+PROG = "laaffic-batch"
+EXIT_OK, EXIT_FAILED_CHUNKS, EXIT_TIMEOUT = 0, 3, 4
+
+
+def _print_json(obj: object) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from ingest.config import load_config
+    from ingest.plan import plan_file
+    from laaffic_batch.progress import byte_progress
+    from worker.connection import data_dir
+
+    config = load_config(args.config)
+    path = Path(args.file)
+    with byte_progress(f"reading {path.name}") as bar:
+        plan = plan_file(path, config, data_dir=data_dir(), run_id=args.run_id or "",
+                         sheet=_sheet(args.sheet), keep_entries=not args.dry_run,
+                         on_progress=bar)
+    if args.dry_run:
+        if args.json:
+            _print_json(plan.to_json())
+        else:
+            from laaffic_batch.render import render_plan
+
+            print(render_plan(plan))
+        return EXIT_OK
+    from laaffic_batch.follow import follow_campaign
+    from worker.submission import submit_plan
+
+    outcome = submit_plan(plan, config, at=args.at)
+    if not args.json:
+        print(outcome.message, file=sys.stderr)
+    return follow_campaign(plan.campaign, wait=args.wait, timeout=args.timeout,
+                           as_json=args.json)
+
+
+def _sheet(value: str | None) -> str | int | None:
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else value
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from laaffic_batch.follow import follow_campaign
+
+    return follow_campaign(args.campaign, wait=False, timeout=None, as_json=args.json)
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from worker.submission import retry_failed
+
+    reset = retry_failed(args.campaign)
+    print(f"{args.campaign}: re-driving {len(reset)} failed chunk(s)"
+          + (f": {', '.join(str(i) for i in reset)}" if reset else ""), file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from worker.run import run_workers
+
+    return run_workers(processes=args.processes, threads=args.threads)
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    # The sandbox parses its own flags, so nothing else ever imports the sandbox module.
+    from laaffic_batch.sandbox import add_arguments, run
+
+    parser = argparse.ArgumentParser(prog=f"{PROG} sandbox",
+                                     description="A local simulated LAAFFIC API.")
+    add_arguments(parser)
+    return run(parser.parse_args(args.sandbox_args))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from laaffic_batch.demo import run_demo
+
+    return run_demo(rows=args.rows)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Get very large contact lists called by LAAFFIC AI voice agents.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    submit = sub.add_parser("submit", help="plan a contact file and submit it in chunks")
+    submit.add_argument("file", help=".csv/.tsv/.txt(.gz), .xlsx, .parquet or .jsonl")
+    submit.add_argument("--config", required=True, help="campaign config (TOML)")
+    submit.add_argument("--dry-run", action="store_true", help="plan and print; send nothing")
+    submit.add_argument("--wait", action="store_true",
+                        help="return when every chunk is submitted or failed")
+    submit.add_argument("--timeout", type=float, default=None, help="seconds --wait may take")
+    submit.add_argument("--run-id", default=None, help="make a deliberate new run of the same file")
+    submit.add_argument("--sheet", default=None, help="xlsx sheet name or 0-based index")
+    submit.add_argument("--at", default=None,
+                        help="start submitting at this ISO time, e.g. 2026-11-24T01:30:00+01:00")
+    submit.add_argument("--json", action="store_true", help="print the contract's JSON")
+    submit.set_defaults(handler=cmd_submit)
+
+    status = sub.add_parser("status", help="a campaign's chunks, task names and keyIds")
+    status.add_argument("campaign")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=cmd_status)
+
+    retry = sub.add_parser("retry", help="re-drive a campaign's failed chunks")
+    retry.add_argument("campaign")
+    retry.set_defaults(handler=cmd_retry)
+
+    worker = sub.add_parser("worker", help="run Dramatiq workers until SIGTERM/SIGINT")
+    worker.add_argument("--processes", type=int, default=1)
+    worker.add_argument("--threads", type=int, default=4)
+    worker.set_defaults(handler=cmd_worker)
+
+    sandbox = sub.add_parser("sandbox", help="a local simulated LAAFFIC API (see sandbox --help)",
+                             add_help=False)
+    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
+    sandbox.set_defaults(handler=cmd_sandbox)
+
+    demo = sub.add_parser("demo", help="the whole job end to end on embedded defaults")
+    demo.add_argument("--rows", type=int, default=300_000)
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except LaafficError as exc:
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Helpers for tests that run the submission pipeline against a real Redis and the sandbox."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from laaffic_batch.sandbox import SandboxServer
+
+API_KEY = "sandbox-key"
+API_SECRET = "sandbox-secret-do-not-leak-7f3a"
+CLI = [sys.executable, "-m", "laaffic_batch.cli"]
+
+
+def write_config(path: Path, *, name: str = "test", chunk_size: int = 200_000,
+                 agent_id: int = 41, extra_batch: str = "", columns: str = "") -> Path:
+    path.write_text(textwrap.dedent(f"""\
+        [task]
+        appId = "2Xql9RBI"
+        agentId = {agent_id}
+        maxRingingTime = 60
+
+        [batch]
+        name = "{name}"
+        chunk_size = {chunk_size}
+        default_country_code = "46"
+        {extra_batch}
+
+        [columns]
+        {columns}
+        """))
+    return path
+
+
+def write_contacts(path: Path, count: int, start: int = 0) -> Path:
+    lines = ["phone,first_name"]
+    lines += [f"+46 70 {700000 + start + i:07d},Name{i}" for i in range(count)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def pipeline_env(redis_url: str, sandbox: SandboxServer, data_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "REDIS_URL": redis_url,
+        "LAAFFIC_BASE_URL": sandbox.url,
+        "LAAFFIC_API_KEY": API_KEY,
+        "LAAFFIC_API_SECRET": API_SECRET,
+        "LAAFFIC_DATA_DIR": str(data_dir),
+        # fast retries for tests; production defaults are seconds to minutes
+        "LAAFFIC_RETRY_MIN_MS": "50",
+        "LAAFFIC_RETRY_MAX_MS": "400",
+        "LAAFFIC_BUSY_RETRY_MS": "200",
+        "LAAFFIC_CAP_WAIT_MS": "50",
+        "LAAFFIC_READ_TIMEOUT": "10",
+    })
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], timeout: float = 120,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
+
+
+@contextmanager
+def running_worker(env: dict[str, str], log_path: Path, processes: int = 1,
+                   threads: int = 2) -> Iterator[subprocess.Popen[bytes]]:
+    """`laaffic-batch worker` in its own process group, logs to log_path; stopped (the
+    whole group) on exit."""
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [*CLI, "worker", "--processes", str(processes), "--threads", str(threads)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def wait_for(predicate: Any, timeout: float = 60, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+class LogCapture:
+    """A structlog-compatible logger that keeps the rendered events, run through the
+    same redaction processor the real configuration uses."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.text = io.StringIO()
+
+    def _log(self, level: str, event: str, **fields: Any) -> None:
+        from laaffic_batch.logs import redact
+
+        record = redact(None, level, {"event": event, "level": level, **fields})
+        self.events.append(record)
+        self.text.write(repr(record) + "\n")
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._log("info", event, **fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._log("warning", event, **fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._log("error", event, **fields)
+
+    def named(self, event: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == event]

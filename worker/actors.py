@@ -1,0 +1,62 @@
+"""The Dramatiq actors. Importing this module creates the process's broker (REDIS_URL, or
+the embedded Redis) and binds the actors to it; `laaffic-batch worker` runs Dramatiq on it.
+
+Messages carry ids only (campaign, chunk index), never numbers: the entries wait in the
+chunk store and the task settings in the ledger."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import dramatiq
+
+from laaffic_batch.logs import configure_logging, get_logger
+from worker.broker import QUEUE, setup_broker
+
+broker = setup_broker()
+configure_logging(stream=sys.stdout)
+
+# Failures other than our own Retry (a bug, Redis unreachable for long) get a few
+# Dramatiq retries with its default backoff, then the message is dead-lettered and the
+# chunk stays non-terminal for `retry`/`status` to show.
+UNEXPECTED_ERROR_RETRIES = 10
+READ_TIMEOUT_S = float(os.environ.get("LAAFFIC_READ_TIMEOUT", "60"))
+CONNECT_TIMEOUT_S = 5.0
+# A lease outlives the longest possible send, so a live worker is never overtaken.
+LEASE_SECONDS = CONNECT_TIMEOUT_S + READ_TIMEOUT_S + 15.0
+
+_submitter = None
+
+
+def _retry_when(retries: int, exception: BaseException) -> bool:
+    return isinstance(exception, dramatiq.Retry) or retries < UNEXPECTED_ERROR_RETRIES
+
+
+def _get_submitter():  # type: ignore[no-untyped-def]
+    global _submitter
+    if _submitter is None:
+        from worker.chunk_submitter import ChunkSubmitter, ThreadLocalClients
+        from worker.client import Credentials, LaafficClient, base_url_from_env
+        from worker.connection import redis_client
+        from worker.policy import RetryPolicy
+
+        credentials = Credentials.from_env()
+        base_url = base_url_from_env()
+        clients = ThreadLocalClients(lambda: LaafficClient(
+            base_url, credentials, connect_timeout=CONNECT_TIMEOUT_S,
+            read_timeout=READ_TIMEOUT_S))
+        _submitter = ChunkSubmitter(redis_client(), clients, RetryPolicy.from_env(),
+                                    LEASE_SECONDS, get_logger())
+    return _submitter
+
+
+@dramatiq.actor(queue_name=QUEUE, retry_when=_retry_when, time_limit=30 * 60 * 1000)
+def submit_chunk(campaign: str, index: int) -> None:
+    from worker.chunk_submitter import RetryAfter
+
+    outcome = _get_submitter().submit(campaign, index)
+    if isinstance(outcome, RetryAfter):
+        # Dramatiq's Retries requeues it after this delay; the attempt budget lives in
+        # the ledger, so waiting (busy, cap, lease) never spends it.
+        raise dramatiq.Retry(message=outcome.reason, delay=outcome.delay_ms)

@@ -1,0 +1,47 @@
+"""The Dramatiq broker: Redis, configured for crash recovery in about a minute.
+
+Dramatiq's Redis broker requeues the unacknowledged messages of a worker whose
+heartbeat is older than `heartbeat_timeout`, during "maintenance", which runs on a
+random `maintenance_chance` per million broker commands. The defaults (60 s, 1000 per
+million) can leave a killed worker's message stranded for many minutes on a quiet
+queue. Here: heartbeat timeout 30 s (a live worker heartbeats on every fetch, at least
+every 5 s while idle) and maintenance on a quarter of commands, so a killed worker's
+chunk is picked up again about 30-60 s after the kill. Both are tunable through
+LAAFFIC_HEARTBEAT_TIMEOUT_MS and LAAFFIC_MAINTENANCE_CHANCE."""
+
+from __future__ import annotations
+
+import os
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from worker.connection import resolve_redis_url
+
+HEARTBEAT_TIMEOUT_MS = 30_000
+MAINTENANCE_CHANCE = 250_000  # per million commands
+NAMESPACE = "laaffic-dramatiq"
+QUEUE = "laaffic-chunks"
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() else default
+
+
+def make_broker(url: str | None = None) -> RedisBroker:
+    broker = RedisBroker(
+        url=url or resolve_redis_url(),
+        namespace=NAMESPACE,
+        heartbeat_timeout=_env_int("LAAFFIC_HEARTBEAT_TIMEOUT_MS", HEARTBEAT_TIMEOUT_MS),
+        maintenance_chance=_env_int("LAAFFIC_MAINTENANCE_CHANCE", MAINTENANCE_CHANCE),
+    )
+    return broker
+
+
+def setup_broker(url: str | None = None) -> RedisBroker:
+    """Create the process's broker and make it Dramatiq's global one (actors bind to it
+    when their module is imported)."""
+    broker = make_broker(url)
+    dramatiq.set_broker(broker)
+    return broker
