@@ -25,7 +25,7 @@ test: setup lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 demo: setup
-	$(VENV)/bin/laaffic-batch demo
+	$(VENV)/bin/laaffic-batch demo $(if $(ROWS),--rows $(ROWS),)
 
 bench: setup
 	$(PY) bench/run.py $(if $(ROWS),--rows $(ROWS),)

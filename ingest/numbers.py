@@ -9,7 +9,9 @@ only look at the few rows that need a second look (non-ASCII, "E+", ".0").
 
 from __future__ import annotations
 
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,25 +66,27 @@ _REASON_TABLE = pa.array(_CODES, pa.string())
 
 # Rows are processed in slices of this many, so per-byte scratch arrays stay small.
 _SLICE_ROWS = 1 << 18
+_THREADS = min(4, os.cpu_count() or 1)
 # Longer values cannot be a phone number; they are replaced by a stand-in that is too_long,
 # which also keeps the 8-bit per-row counters below from overflowing.
 _MAX_VALUE_BYTES = 255
 _TOO_LONG_STAND_IN = "9" * (MAX_DIGITS + 1)
 
-_PLUS, _ZERO, _OPEN_ROUND, _OPEN_SQUARE = ord("+"), ord("0"), ord("("), ord("[")
-_CLOSERS = (ord(")"), ord("]"))
+_PLUS, _ZERO = ord("+"), ord("0")
 
-# Per byte: does it stay (digits and '+'), and what it adds to its row's packed counters:
-# bits 0-7 '+' count, 8-15 dropped separators, 16-23 dots, 24-31 other characters.
-_KEEP = np.zeros(256, dtype=bool)
-_KEEP[ord("0") : ord("9") + 1] = True
-_KEEP[_PLUS] = True
-_WEIGHT = np.full(256, 1 << 24, dtype=np.uint32)  # anything unlisted (incl. non-ASCII bytes)
-_WEIGHT[ord("0") : ord("9") + 1] = 0
-_WEIGHT[_PLUS] = 1
-for _sep in " \t\n\r\v\f-/()[]":
-    _WEIGHT[ord(_sep)] = 1 << 8
-_WEIGHT[ord(".")] = (1 << 8) | (1 << 16)
+# Byte classes; digits and '+' are kept, separators dropped, anything else rejects the row.
+_CLASS_NAMES = ("digit", "plus", "separator", "open", "close", "dot", "other")
+_DIGIT, _PLUS_SIGN, _SEPARATOR, _OPEN, _CLOSE, _DOT, _OTHER = range(len(_CLASS_NAMES))
+_CLASS = np.full(256, _OTHER, dtype=np.uint8)  # incl. every non-ASCII byte
+_CLASS[ord("0") : ord("9") + 1] = _DIGIT
+_CLASS[_PLUS] = _PLUS_SIGN
+for _byte in b" \t\n\r\v\f-/":
+    _CLASS[_byte] = _SEPARATOR
+for _byte in b"([":
+    _CLASS[_byte] = _OPEN
+for _byte in b")]":
+    _CLASS[_byte] = _CLOSE
+_CLASS[ord(".")] = _DOT
 
 # Non-ASCII rows only: NFKC turns full-width digits, '+' and brackets into ASCII; then any
 # Unicode space, dash, invisible format character (zero-width space, BOM, LRM) or minus goes.
@@ -105,14 +109,20 @@ def normalise_numbers(
     """Normalise a column of raw phone values (text) under the basic rules."""
     country_code = _country_code_bytes(default_country_code)
     values = _as_text(raw)
-    digit_parts: list[pa.Array] = []
-    code_parts: list[np.ndarray] = []
-    for start in range(0, len(values), _SLICE_ROWS):
-        digits, codes = _normalise_slice(values.slice(start, _SLICE_ROWS), country_code)
-        digit_parts.append(digits)
-        code_parts.append(codes)
-    if not digit_parts:
+    if len(values) == 0:
         return NormalisedNumbers(pa.array([], pa.string()), pa.array([], pa.string()))
+
+    def one_slice(start: int) -> tuple[pa.Array, np.ndarray]:
+        return _normalise_slice(values.slice(start, _SLICE_ROWS), country_code)
+
+    starts = range(0, len(values), _SLICE_ROWS)
+    if len(starts) == 1:
+        parts = [one_slice(0)]
+    else:  # numpy and Arrow kernels release the GIL, so slices run side by side
+        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+            parts = list(pool.map(one_slice, starts))
+    digit_parts = [digits for digits, _ in parts]
+    code_parts = [codes for _, codes in parts]
     all_digits = digit_parts[0] if len(digit_parts) == 1 else pa.concat_arrays(digit_parts)
     reason = _REASON_TABLE.take(pa.array(np.concatenate(code_parts)))
     return NormalisedNumbers(all_digits, reason)
@@ -183,28 +193,35 @@ def _bytes_of(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         values.offset : values.offset + len(values) + 1
     ].astype(np.int64)
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.empty(0, "u1")
-    data = data[offsets[0] : offsets[-1]]
-    return offsets - offsets[0], data
+    return offsets - offsets[0], data[offsets[0] : offsets[-1]]
 
 
-def _row_sums(weights: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Sum of per-byte weights for each row (reduceat mishandles empty rows: skip them)."""
-    lengths = np.diff(offsets)
-    sums = np.zeros(len(lengths), dtype=weights.dtype)
-    filled = lengths > 0
-    if weights.size:
-        sums[filled] = np.add.reduceat(weights, offsets[:-1][filled])
-    return sums
+def _rows_of(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The row holding each (sorted) byte position."""
+    if positions.size * 8 < len(offsets):
+        return np.searchsorted(offsets, positions, side="right") - 1
+    row_of_byte = np.repeat(np.arange(len(offsets) - 1, dtype=np.int32), np.diff(offsets))
+    return row_of_byte[positions]
+
+
+def _flag_rows(byte_flags: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per row: does any of its bytes have the flag."""
+    flagged = np.zeros(len(offsets) - 1, dtype=bool)
+    positions = np.flatnonzero(byte_flags)
+    if positions.size:
+        flagged[_rows_of(positions, offsets)] = True
+    return flagged
 
 
 def _at(data: np.ndarray, positions: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """data[positions] where present, else 0 (positions may be out of range there)."""
-    safe = np.where(present, positions, 0)
-    return np.where(present, data[safe] if data.size else 0, 0).astype(np.uint8)
+    """data[positions] where present, else 0 (positions may be out of range elsewhere)."""
+    if data.size == 0:
+        return np.zeros(len(positions), dtype=np.uint8)
+    return np.where(present, data[np.where(present, positions, 0)], 0).astype(np.uint8)
 
 
 def _matches(values: pa.Array, rows: np.ndarray, pattern: str) -> np.ndarray:
-    """Boolean per row: rows[i] and the value matches pattern (regex run on those rows only)."""
+    """Per row: rows[i] and the value matches pattern (the regex runs on those rows only)."""
     found = np.zeros(len(values), dtype=bool)
     if rows.any():
         subset = values.filter(pa.array(rows))
@@ -212,19 +229,44 @@ def _matches(values: pa.Array, rows: np.ndarray, pattern: str) -> np.ndarray:
     return found
 
 
-def _trunk_zeros(
-    data: np.ndarray, offsets: np.ndarray, international: np.ndarray
-) -> np.ndarray:
-    """Byte positions of the 0 in "(0)" / "[0]" inside international rows: the written-out
-    trunk prefix of "+44 (0)20 ..." that is never dialled after a country code."""
-    opens = np.flatnonzero((data == _OPEN_ROUND) | (data == _OPEN_SQUARE))
-    if opens.size == 0:
-        return opens
-    opens = opens[opens + 2 < data.size]
-    zeros = opens[(data[opens + 1] == _ZERO) & np.isin(data[opens + 2], _CLOSERS)] + 1
-    rows = np.searchsorted(offsets, zeros, side="right") - 1
-    inside = (zeros - 1 >= offsets[rows]) & (zeros + 1 < offsets[rows + 1])
-    return zeros[inside & international[rows]]
+@dataclass
+class _Kept:
+    """The digits and '+' of each row, separators gone: bytes and per-row offsets."""
+
+    compact: np.ndarray
+    offsets: np.ndarray
+    has_other: np.ndarray  # the row has a character that is not digit, '+' or separator
+    dot_then_zero: np.ndarray  # the row has ".0" somewhere (a float artefact candidate)
+    trunk_zeros: np.ndarray  # positions in `compact` of the 0 of "(0)" / "[0]"
+
+
+def _keep_digits(offsets: np.ndarray, data: np.ndarray) -> _Kept:
+    n = len(offsets) - 1
+    no_rows = np.zeros(n, dtype=bool)
+    keep = ((data - _ZERO) < 10) | (data == _PLUS)  # uint8 arithmetic wraps below '0'
+    if keep.all():  # already clean: nothing to drop, nothing to flag
+        return _Kept(data, offsets, no_rows, no_rows, np.empty(0, dtype=np.int64))
+    classes = np.take(_CLASS, data)
+    present = [bool((classes == c).any()) for c in range(len(_CLASS_NAMES))]
+    kept_before = np.concatenate(([0], np.cumsum(keep, dtype=np.int32)))
+    trunk = np.empty(0, dtype=np.int64)
+    if present[_OPEN] and present[_CLOSE]:
+        trunk = np.flatnonzero(
+            (classes[:-2] == _OPEN) & (data[1:-1] == _ZERO) & (classes[2:] == _CLOSE)
+        )
+        # The zero (at trunk + 1) and its brackets must sit in one row.
+        trunk = trunk[trunk + 3 <= offsets[_rows_of(trunk, offsets) + 1]] + 1
+    has_other = _flag_rows(classes == _OTHER, offsets) if present[_OTHER] else no_rows
+    dot_then_zero = no_rows
+    if present[_DOT]:
+        dot_then_zero = _flag_rows((classes[:-1] == _DOT) & (data[1:] == _ZERO), offsets)
+    return _Kept(
+        compact=np.compress(keep, data),
+        offsets=kept_before[offsets].astype(np.int64),
+        has_other=has_other,
+        dot_then_zero=dot_then_zero,
+        trunk_zeros=kept_before[trunk].astype(np.int64),
+    )
 
 
 def _normalise_slice(
@@ -233,112 +275,114 @@ def _normalise_slice(
     n = len(values)
     is_null = values.is_null().to_numpy(zero_copy_only=False)
     values = _cap_length(_fold_unicode(values))
-    offsets, data = _bytes_of(values)
-    lengths = np.diff(offsets)
+    kept = _keep_digits(*_bytes_of(values))
+    compact, kept_off = kept.compact, kept.offsets
+    scientific = _matches(values, kept.has_other & ~is_null, _SCIENTIFIC)
+    float_artifact = _matches(
+        values, kept.dot_then_zero & ~kept.has_other & ~is_null, _FLOAT_ARTIFACT
+    )
 
-    counters = _row_sums(_WEIGHT[data], offsets)
-    plus_count = counters & 0xFF
-    dropped_count = (counters >> 8) & 0xFF
-    has_dot = ((counters >> 16) & 0xFF) > 0
-    has_other = (counters >> 24) > 0
-    scientific = _matches(values, has_other & ~is_null, _SCIENTIFIC)
-    float_artifact = _matches(values, has_dot & ~has_other & ~is_null, _FLOAT_ARTIFACT)
-
-    # Step 1: keep digits and '+' only.
-    keep = _KEEP[data]
-    kept_len = lengths - dropped_count.astype(np.int64) - (counters >> 24).astype(np.int64)
-    compact = data if keep.all() else data[keep]
-    kept_off = np.concatenate(([0], np.cumsum(kept_len)))
+    kept_len = np.diff(kept_off)
     first = _at(compact, kept_off[:-1], kept_len > 0)
     second = _at(compact, kept_off[:-1] + 1, kept_len > 1)
-
     starts_plus = first == _PLUS
     starts_00 = (first == _ZERO) & (second == _ZERO)
     national = (first == _ZERO) & ~starts_00
-    international = starts_plus | starts_00
     strip = np.where(starts_plus | national, 1, np.where(starts_00, 2, 0))
 
-    # Step 2: drop the international/national prefix and any "(0)" trunk zero.
-    trunk = _trunk_zeros(data, offsets, international)
-    drop = [kept_off[:-1][strip >= 1], kept_off[:-1][strip == 2] + 1]
-    trunk_per_row = np.zeros(n, dtype=np.int64)
-    if trunk.size:
-        trunk_rows = np.searchsorted(offsets, trunk, side="right") - 1
-        in_compact = np.cumsum(keep)[trunk] - 1  # the zero's position in `compact`
-        after_prefix = in_compact >= kept_off[trunk_rows] + strip[trunk_rows]
-        drop.append(in_compact[after_prefix])
-        trunk_per_row = np.bincount(trunk_rows[after_prefix], minlength=n)
-    dropped = np.concatenate(drop)
-    if dropped.size:
-        keep2 = np.ones(compact.size, dtype=bool)
-        keep2[dropped] = False
-        digits = compact[keep2]
-    else:
-        digits = compact
-    digit_len = kept_len - strip - trunk_per_row
-    digit_off = np.concatenate(([0], np.cumsum(digit_len)))
-    leading = _at(digits, digit_off[:-1], digit_len > 0)
+    if kept.trunk_zeros.size:
+        compact, kept_off = _drop_trunk_zeros(
+            compact, kept_off, kept.trunk_zeros, (starts_plus | starts_00), strip
+        )
+        kept_len = np.diff(kept_off)
+    misplaced_plus = _misplaced_plus(compact, kept_off, starts_plus)
 
+    digit_len = kept_len - strip
+    leading = _at(compact, kept_off[:-1] + strip, digit_len > 0)
     prefix_len = len(country_code) if country_code else 0
     final_len = digit_len + np.where(national, prefix_len, 0)
-    has_digit = (kept_len - plus_count) > 0
-    conditions = [
-        is_null,
-        scientific,
-        has_other,
-        float_artifact,
-        (plus_count > 1) | ((plus_count == 1) & ~starts_plus),
-        ~has_digit,
-        national & (country_code is None),
-        (leading == _ZERO) & ~national,
-        final_len < MIN_DIGITS,
-        final_len > MAX_DIGITS,
+    rules = [  # first match wins
+        (is_null, "empty"),
+        (scientific, "precision_lost"),
+        (kept.has_other, "invalid_characters"),
+        (float_artifact, "float_artifact"),
+        (misplaced_plus, "invalid_characters"),
+        (kept_len - starts_plus == 0, "empty"),
+        (national & (country_code is None), "national_without_country_code"),
+        ((leading == _ZERO) & ~national, "invalid_country_code"),
+        (final_len < MIN_DIGITS, "too_short"),
+        (final_len > MAX_DIGITS, "too_long"),
     ]
-    names = [
-        "empty",
-        "precision_lost",
-        "invalid_characters",
-        "float_artifact",
-        "invalid_characters",
-        "empty",
-        "national_without_country_code",
-        "invalid_country_code",
-        "too_short",
-        "too_long",
-    ]
-    codes = np.select(conditions, [_CODE[name] for name in names], 0).astype(np.int8)
-    accepted = codes == 0
-    out = _assemble(digits, digit_len, digit_off, accepted, national, country_code)
-    return out, codes
+    codes = np.select(
+        [condition for condition, _ in rules], [_CODE[name] for _, name in rules], 0
+    ).astype(np.int8)
+    digits = _assemble(compact, kept_off, strip, codes == 0, national, country_code)
+    return digits, codes
+
+
+def _drop_trunk_zeros(
+    compact: np.ndarray,
+    kept_off: np.ndarray,
+    trunk_zeros: np.ndarray,
+    international: np.ndarray,
+    strip: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop the written-out trunk prefix of "+44 (0)20 ...": never dialled after a country
+    code. Only in international rows, and only after the first digit of the country code."""
+    rows = np.searchsorted(kept_off, trunk_zeros, side="right") - 1
+    dropped = international[rows] & (trunk_zeros > kept_off[rows] + strip[rows])
+    kept_len = np.diff(kept_off) - np.bincount(rows[dropped], minlength=len(kept_off) - 1)
+    return np.delete(compact, trunk_zeros[dropped]), np.concatenate(([0], np.cumsum(kept_len)))
+
+
+def _misplaced_plus(
+    compact: np.ndarray, kept_off: np.ndarray, starts_plus: np.ndarray
+) -> np.ndarray:
+    """Per row: is there a '+' anywhere but in first place."""
+    plus = compact == _PLUS
+    misplaced = np.zeros(len(kept_off) - 1, dtype=bool)
+    if np.count_nonzero(plus) != np.count_nonzero(starts_plus):
+        plus[kept_off[:-1][starts_plus]] = False
+        rows = np.searchsorted(kept_off, np.flatnonzero(plus), side="right") - 1
+        misplaced[rows] = True
+    return misplaced
 
 
 def _assemble(
-    digits: np.ndarray,
-    digit_len: np.ndarray,
-    digit_off: np.ndarray,
+    compact: np.ndarray,
+    kept_off: np.ndarray,
+    strip: np.ndarray,
     accepted: np.ndarray,
     national: np.ndarray,
     country_code: bytes | None,
 ) -> pa.Array:
-    """The output string array: accepted rows' digits (national ones behind the country
-    code), "" for rejected rows."""
-    n = len(digit_len)
-    prefixed = national & accepted if country_code else np.zeros(n, dtype=bool)
-    prefix_len = len(country_code) if country_code else 0
-    out_len = np.where(accepted, digit_len + np.where(prefixed, prefix_len, 0), 0)
-    out_off = np.concatenate(([0], np.cumsum(out_len))).astype(np.int32)
-    taken = np.repeat(accepted, digit_len)
-    if not prefixed.any():
-        body = digits if taken.all() else digits[taken]
+    """The output string array: accepted rows' digits without their prefix (national ones
+    behind the country code), "" for rejected rows."""
+    n = len(strip)
+    prefix = country_code or b""
+    prefixed = national & accepted if prefix else np.zeros(n, dtype=bool)
+    digit_len = np.diff(kept_off) - strip
+    if accepted.all() and not strip.any():
+        out_off, body = kept_off, compact  # already digits only: no copy
+    elif not prefixed.any():
+        out_off = np.concatenate(([0], np.cumsum(np.where(accepted, digit_len, 0))))
+        taken = np.repeat(accepted, np.diff(kept_off))
+        taken[kept_off[:-1][strip >= 1]] = False
+        taken[kept_off[:-1][strip == 2] + 1] = False
+        body = np.compress(taken, compact)
     else:
-        # Each digit moves by its row's shift: output start + prefix - input start.
-        shift = out_off[:-1] + np.where(prefixed, prefix_len, 0) - digit_off[:-1]
-        target = np.arange(digits.size, dtype=np.int64) + np.repeat(shift, digit_len)
-        body = np.empty(int(out_off[-1]), dtype=np.uint8)
-        body[target[taken]] = digits[taken]
+        prefix_len = np.where(prefixed, len(prefix), 0)
+        out_len = np.where(accepted, digit_len + prefix_len, 0)
+        out_off = np.concatenate(([0], np.cumsum(out_len)))
+        # Gather from source = prefix + compact: byte i of row r is source[i + shift[r]].
+        shift = (kept_off[:-1] + strip + len(prefix) - out_off[:-1] - prefix_len).astype(np.int32)
+        index = np.arange(out_off[-1], dtype=np.int32)
+        index += np.repeat(shift, out_len)
         starts = out_off[:-1][prefixed]
-        for k, byte in enumerate(country_code or b""):
-            body[starts + k] = byte
+        for k in range(len(prefix)):
+            index[starts + k] = k
+        source = np.concatenate((np.frombuffer(prefix, dtype=np.uint8), compact))
+        body = source.take(index)
     return pa.StringArray.from_buffers(
-        n, pa.py_buffer(out_off), pa.py_buffer(np.ascontiguousarray(body))
+        n, pa.py_buffer(out_off.astype(np.int32)), pa.py_buffer(np.ascontiguousarray(body))
     )

@@ -224,8 +224,8 @@ class _Planner:
         if not len(rejected_idx):
             return
         codes = pc.take(reason, rejected_idx)
-        self.reasons.update(dict(zip(*np.unique(codes.to_numpy(zero_copy_only=False),
-                                                return_counts=True), strict=True)))
+        values, counts = np.unique(codes.to_numpy(zero_copy_only=False), return_counts=True)
+        self.reasons.update({str(v): int(n) for v, n in zip(values, counts, strict=True)})
         self.rejects.write({
             "row": pa.array(rows[rejected_idx]),
             "value": pc.take(raw, rejected_idx),

@@ -184,14 +184,15 @@ class DelimitedTable(ContactTable):
                     self.bytes_read = min(raw.tell(), self.size_bytes)
                     yield batch
             except UnicodeDecodeError as exc:
-                raise InputError(f"{label}: bytes that are not valid {self.encoding} after "
-                                 f"data row {rows}; re-save the file as CSV UTF-8") from exc
+                raise InputError(f"{label}: bytes that are not valid {self.encoding} at or "
+                                 f"after data row {rows + 1}; re-save the file as CSV UTF-8"
+                                 ) from exc
             except (pa.ArrowInvalid, OSError, EOFError, zlib.error) as exc:
                 raise InputError(self._parse_failure(exc, rows, bad_rows)) from exc
 
     def _parse_failure(self, exc: Exception, rows: int, bad_rows: list[Any]) -> str:
         label, message = str(self.path), _one_line(str(exc))
-        where = f"after data row {rows}"
+        where = f"at or after data row {rows + 1}"  # pyarrow reports the block, not the row
         if bad_rows:
             row = bad_rows[0]
             shape = "the header has" if self.has_header else "the first row has"
@@ -482,24 +483,22 @@ class JsonLinesTable(ContactTable):
     keys: list[str] = field(default_factory=list)  # the JSON key behind each column
 
     def _read(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
-        position = {key: index for index, key in enumerate(self.keys)}
         width = len(self.columns)
         columns: list[list[str]] = [[] for _ in range(width)]
+        # Keys first seen after the lines scanned at open time are not columns: ignored.
+        targets = list(zip(self.keys, columns, strict=True))
         count = 0
         with self.path.open("rb") as raw:
             for _, record in _json_records(raw, str(self.path), self.gzipped, self.encoding):
-                row = [""] * width
-                for key, value in record.items():
-                    index = position.get(key)
-                    if index is not None:  # a key first seen after the scanned lines
-                        row[index] = json_value_text(value)
-                for index in range(width):
-                    columns[index].append(row[index])
+                for key, values in targets:
+                    value = record.get(key, "")
+                    values.append(value if type(value) is str else json_value_text(value))
                 count += 1
                 if count % batch_rows == 0:
                     self.bytes_read = min(raw.tell(), self.size_bytes)
                     yield _text_batch(columns, self.schema)
-                    columns = [[] for _ in range(width)]
+                    for values in columns:
+                        values.clear()
         if columns[0]:
             yield _text_batch(columns, self.schema)
 

@@ -144,8 +144,12 @@ def _one_line(exc: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sandbox"]:
+        # argparse's REMAINDER will not pass on leading options: hand them over as they are.
+        args = argparse.Namespace(handler=cmd_sandbox, sandbox_args=argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
