@@ -259,7 +259,8 @@ def plan_file(path: str | Path, config: CampaignConfig, *, data_dir: Path, run_i
     (Plan.entries_file) for the chunk store; a dry run does without."""
     path = Path(path)
     table = open_contacts(path, sheet=sheet)
-    columns = map_columns(table.columns, config.columns, source=str(path))
+    columns = map_columns(table.columns, config.columns, source=str(path),
+                          sample=table.sample(), has_header=table.has_header)
     file_digest = _FileDigest(path)
     data_dir.mkdir(parents=True, exist_ok=True)
     work_dir = data_dir / f".plan-{uuid.uuid4().hex[:12]}"

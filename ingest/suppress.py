@@ -18,7 +18,8 @@ def load_suppression(paths: Iterable[Path], default_country_code: str | None) ->
     parts: list[np.ndarray] = []
     for path in paths:
         table = open_contacts(path)
-        phone = map_columns(table.columns, {}, source=str(path)).phone
+        phone = map_columns(table.columns, {}, source=str(path), sample=table.sample(),
+                            has_header=table.has_header).phone
         for batch in table.batches():
             norm = normalise_numbers(batch.column(phone), default_country_code)
             valid = pc.filter(norm.digits, pc.is_null(norm.reason))

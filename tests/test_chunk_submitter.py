@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import redis
+from pipeline_support import API_KEY, API_SECRET, LogCapture, write_config, write_contacts
 
 from ingest.config import load_config
 from ingest.plan import plan_file
 from laaffic_batch.sandbox import Faults, SandboxServer
-from pipeline_support import API_KEY, API_SECRET, LogCapture, write_config, write_contacts
 from worker.chunk_submitter import ChunkSubmitter, Done, RetryAfter, ThreadLocalClients
 from worker.client import Credentials, LaafficClient
 from worker.ledger import Ledger
