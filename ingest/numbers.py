@@ -185,8 +185,9 @@ def _cap_length(values: pa.Array) -> pa.Array:
     return pc.replace_with_mask(values, too_long, stand_ins)
 
 
-def _bytes_of(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets rebased to 0 as int64, the UTF-8 bytes) of a string array, zero-copy."""
+def utf8_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets rebased to 0 as int64, the UTF-8 bytes) of a string or large_string array;
+    the bytes are a zero-copy view. Row i is bytes[offsets[i]:offsets[i + 1]]."""
     offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
     _, offsets_buf, data_buf = values.buffers()
     offsets = np.frombuffer(offsets_buf, dtype=offset_type)[
@@ -275,7 +276,7 @@ def _normalise_slice(
     n = len(values)
     is_null = values.is_null().to_numpy(zero_copy_only=False)
     values = _cap_length(_fold_unicode(values))
-    kept = _keep_digits(*_bytes_of(values))
+    kept = _keep_digits(*utf8_bytes(values))
     compact, kept_off = kept.compact, kept.offsets
     scientific = _matches(values, kept.has_other & ~is_null, _SCIENTIFIC)
     float_artifact = _matches(
@@ -375,8 +376,8 @@ def _assemble(
         out_len = np.where(accepted, digit_len + prefix_len, 0)
         out_off = np.concatenate(([0], np.cumsum(out_len)))
         # Gather from source = prefix + compact: byte i of row r is source[i + shift[r]].
-        shift = (kept_off[:-1] + strip + len(prefix) - out_off[:-1] - prefix_len).astype(np.int32)
-        index = np.arange(out_off[-1], dtype=np.int32)
+        shift = kept_off[:-1] + strip + len(prefix) - out_off[:-1] - prefix_len
+        index = np.arange(out_off[-1], dtype=np.int64)
         index += np.repeat(shift, out_len)
         starts = out_off[:-1][prefixed]
         for k in range(len(prefix)):

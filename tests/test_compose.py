@@ -25,7 +25,7 @@ def test_services_are_complete_and_commands_exist() -> None:
     assert {"redis", "worker", "sandbox"} <= set(services)
     redis_cmd = " ".join(services["redis"]["command"])
     assert "--appendonly yes" in redis_cmd  # the guarantees need a persistent queue/ledger
-    subcommands = set(build_parser()._subparsers._group_actions[0].choices)  # noqa: SLF001
+    subcommands = set(build_parser()._subparsers._group_actions[0].choices)
     for name, service in services.items():
         if name == "redis":
             continue
