@@ -80,16 +80,24 @@ class ChunkSubmitter:
             return self._fail(meta, index, {"status": None, "reason": "expired: not submitted "
                               f"within batch.max_age ({meta.settings.get('max_age')} s)"})
 
-        token = uuid.uuid4().hex
-        claim = self.ledger.claim(campaign, index, token, self.lease_seconds)
-        if claim.outcome in ("submitted", "failed", "missing"):
-            if claim.outcome == "missing":
-                self.log.warning("chunk.unknown", campaign=campaign, index=index)
+        record = self.ledger.chunk(campaign, index)
+        if record is None or record.state in ("submitted", "failed"):
             return Done("noop")
-        if claim.outcome == "leased":
-            wait = max((claim.lease_until or now) - now, 0.5)
-            return RetryAfter(int(wait * 1000) + self.policy.cap_delay_ms(), "leased")
-        return self._send(meta, index, token, claim.attempt, claim.first_attempt_at or now)
+        # The account-wide slot comes first, so waiting for it never counts as an attempt.
+        limiter = InFlightLimiter(self.redis, IN_FLIGHT_KEY,
+                                  limit=int(meta.settings.get("max_in_flight") or 2),
+                                  lease_seconds=self.lease_seconds)
+        with limiter.acquire(raise_on_failure=False) as acquired:
+            if not acquired:
+                return RetryAfter(self.policy.cap_delay_ms(), "in-flight cap reached")
+            token = uuid.uuid4().hex
+            claim = self.ledger.claim(campaign, index, token, self.lease_seconds)
+            if claim.outcome in ("submitted", "failed", "missing"):
+                return Done("noop")
+            if claim.outcome == "leased":
+                wait = max((claim.lease_until or now) - now, 0.5)
+                return RetryAfter(int(wait * 1000) + self.policy.cap_delay_ms(), "leased")
+            return self._send(meta, index, token, claim.attempt, claim.first_attempt_at or now)
 
     def _expired(self, meta: CampaignMeta, now: float) -> bool:
         max_age = float(meta.settings.get("max_age") or 0)
@@ -108,21 +116,14 @@ class ChunkSubmitter:
                               "expired from the store (batch.chunk_ttl) before it was sent; "
                               "submit the file again"})
         body = build_body(meta.task, record.task_name, entries)
-        limiter = InFlightLimiter(self.redis, IN_FLIGHT_KEY,
-                                  limit=int(meta.settings.get("max_in_flight") or 2),
-                                  lease_seconds=self.lease_seconds)
-        with limiter.acquire(raise_on_failure=False) as acquired:
-            if not acquired:
-                self.ledger.release(campaign, index, token)
-                return RetryAfter(self.policy.cap_delay_ms(), "in-flight cap reached")
-            try:
-                key_id = self._post(body, record.task_name, first_attempt_at)
-            except ProviderBusy as exc:
-                return self._wait_busy(meta, index, token, exc)
-            except TransientError as exc:
-                return self._retry_transient(meta, index, token, attempt, exc)
-            except PermanentError as exc:
-                return self._fail(meta, index, _error(exc), attempt=attempt)
+        try:
+            key_id = self._post(body, record.task_name, first_attempt_at)
+        except ProviderBusy as exc:
+            return self._wait_busy(meta, index, token, exc)
+        except TransientError as exc:
+            return self._retry_transient(meta, index, token, attempt, exc)
+        except PermanentError as exc:
+            return self._fail(meta, index, _error(exc), attempt=attempt)
         transition = self.ledger.mark_submitted(campaign, index, key_id)
         self.store.expire(campaign, index, SUBMITTED_PAYLOAD_TTL)
         if transition.changed:
