@@ -24,17 +24,18 @@ def _print_json(obj: object) -> None:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from ingest.config import load_config
-    from ingest.plan import plan_file
     from laaffic_batch.progress import byte_progress
-    from worker.connection import data_dir
 
     config = load_config(args.config)
     path = Path(args.file)
-    with byte_progress(f"reading {path.name}") as bar:
-        plan = plan_file(path, config, data_dir=data_dir(), run_id=args.run_id or "",
-                         sheet=_sheet(args.sheet), keep_entries=not args.dry_run,
-                         on_progress=bar)
+    sheet = _sheet(args.sheet)
     if args.dry_run:
+        from ingest.plan import plan_file
+        from worker.connection import data_dir
+
+        with byte_progress(f"reading {path.name}") as bar:
+            plan = plan_file(path, config, data_dir=data_dir(), run_id=args.run_id or "",
+                             sheet=sheet, on_progress=bar)
         if args.json:
             _print_json(plan.to_json())
         else:
@@ -43,11 +44,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
             print(render_plan(plan))
         return EXIT_OK
     from laaffic_batch.follow import follow_campaign
-    from worker.submission import submit_plan
+    from worker.submission import submit_file
 
-    outcome = submit_plan(plan, config, at=args.at)
-    if not args.json:
-        print(outcome.message, file=sys.stderr)
+    with byte_progress(f"reading {path.name}") as bar:
+        plan, outcome = submit_file(path, config, run_id=args.run_id or "", sheet=sheet,
+                                    at=args.at, on_progress=bar)
+    print(outcome.message, file=sys.stderr)
     return follow_campaign(plan.campaign, wait=args.wait, timeout=args.timeout,
                            as_json=args.json)
 
@@ -70,6 +72,39 @@ def cmd_retry(args: argparse.Namespace) -> int:
     reset = retry_failed(args.campaign)
     print(f"{args.campaign}: re-driving {len(reset)} failed chunk(s)"
           + (f": {', '.join(str(i) for i in reset)}" if reset else ""), file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from worker.watch import run_watch
+
+    return run_watch(Path(args.inbox), Path(args.config), marker=args.marker,
+                     interval=args.interval, once=args.once)
+
+
+def cmd_intake(args: argparse.Namespace) -> int:
+    from worker.jobs import run_intake
+
+    return run_intake(stream=args.stream, group=args.group, consumer=args.consumer,
+                      once=args.once)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from worker.reports import write_report
+
+    path = write_report(args.campaign, Path(args.out) if args.out else None)
+    print(f"{args.campaign}: report written to {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    from worker.provider_progress import campaign_progress, render_progress
+
+    progress = campaign_progress(args.campaign)
+    if args.json:
+        _print_json(progress)
+    else:
+        print(render_progress(progress))
     return EXIT_OK
 
 
@@ -127,6 +162,33 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--processes", type=int, default=1)
     worker.add_argument("--threads", type=int, default=4)
     worker.set_defaults(handler=cmd_worker)
+
+    watch = sub.add_parser("watch", help="submit contact files dropped into a folder")
+    watch.add_argument("inbox", help="the folder to watch")
+    watch.add_argument("--config", required=True, help="campaign config (TOML) for its files")
+    watch.add_argument("--marker", action="store_true",
+                       help="take NAME only once NAME.ready exists")
+    watch.add_argument("--interval", type=float, default=2.0,
+                       help="seconds between scans (and the size-stability check)")
+    watch.add_argument("--once", action="store_true", help="one scan, then exit")
+    watch.set_defaults(handler=cmd_watch)
+
+    intake = sub.add_parser("intake", help="consume jobs pushed to the Redis stream")
+    intake.add_argument("--stream", default="laaffic:jobs")
+    intake.add_argument("--group", default="laaffic-batch")
+    intake.add_argument("--consumer", default=None, help="consumer name (default host-pid)")
+    intake.add_argument("--once", action="store_true", help="drain what is there, then exit")
+    intake.set_defaults(handler=cmd_intake)
+
+    report = sub.add_parser("report", help="write a campaign's report (JSON and CSV)")
+    report.add_argument("campaign")
+    report.add_argument("--out", default=None, help="report.json path (CSV beside it)")
+    report.set_defaults(handler=cmd_report)
+
+    progress = sub.add_parser("progress", help="ask the provider how each task is doing")
+    progress.add_argument("campaign")
+    progress.add_argument("--json", action="store_true")
+    progress.set_defaults(handler=cmd_progress)
 
     sandbox = sub.add_parser("sandbox", help="a local simulated LAAFFIC API (see sandbox --help)",
                              add_help=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -18,9 +19,9 @@ import redis
 from ingest.config import CampaignConfig
 from ingest.entries import entries_json, read_entries
 from ingest.errors import LaafficError
-from ingest.plan import Plan
+from ingest.plan import Plan, ProgressCallback, plan_file
 from worker.chunk_store import ChunkStore
-from worker.connection import redis_client
+from worker.connection import data_dir, redis_client
 from worker.ledger import CampaignMeta, ChunkPlan, Ledger
 
 WORKER_SETTINGS = ("name", "max_attempts", "max_age", "max_in_flight", "chunk_ttl",
@@ -119,6 +120,19 @@ def _resume(ledger: Ledger, plan: Plan) -> SubmitOutcome:
     return SubmitOutcome(plan.campaign, False, enqueued,
                          f"{plan.campaign}: an earlier submit stopped before queueing; "
                          f"{enqueued} chunk(s) queued now")
+
+
+def submit_file(path: Path, config: CampaignConfig, *, run_id: str = "",
+                sheet: str | int | None = None, at: str | None = None,
+                job_id: str | None = None,
+                on_progress: ProgressCallback | None = None) -> tuple[Plan, SubmitOutcome]:
+    """Plan a contact file and submit it: the one path every intake (CLI, folder watcher,
+    pushed job) takes."""
+    if at:
+        parse_at(at)  # refuse a bad --at before reading a large file
+    plan = plan_file(path, config, data_dir=data_dir(), run_id=run_id, sheet=sheet,
+                     keep_entries=True, on_progress=on_progress)
+    return plan, submit_plan(plan, config, at=at, job_id=job_id)
 
 
 def retry_failed(campaign: str) -> list[int]:
