@@ -20,8 +20,22 @@ from ingest.strict import StrictValidator
 
 # Where a Swedish campaign's numbers come from, roughly: mostly home, some abroad.
 COUNTRY_MIX = {
-    "SE": 60, "NO": 5, "DK": 5, "FI": 5, "DE": 4, "GB": 4, "US": 4, "PL": 2, "IT": 2,
-    "ES": 2, "FR": 2, "IN": 1, "CN": 1, "BR": 1, "RU": 1, "IQ": 1,
+    "SE": 60,
+    "NO": 5,
+    "DK": 5,
+    "FI": 5,
+    "DE": 4,
+    "GB": 4,
+    "US": 4,
+    "PL": 2,
+    "IT": 2,
+    "ES": 2,
+    "FR": 2,
+    "IN": 1,
+    "CN": 1,
+    "BR": 1,
+    "RU": 1,
+    "IQ": 1,
 }
 TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE)
 

@@ -68,7 +68,7 @@ _REASON_TABLE = pa.array(_CODES, pa.string())
 _SLICE_ROWS = 1 << 18
 _THREADS = min(4, os.cpu_count() or 1)
 # Longer values cannot be a phone number; they are replaced by a stand-in that is too_long,
-# which also keeps the 8-bit per-row counters below from overflowing.
+# which also bounds a slice's bytes (scratch memory, int32 positions).
 _MAX_VALUE_BYTES = 255
 _TOO_LONG_STAND_IN = "9" * (MAX_DIGITS + 1)
 
@@ -108,19 +108,23 @@ def normalise_numbers(
 ) -> NormalisedNumbers:
     """Normalise a column of raw phone values (text) under the basic rules."""
     country_code = _country_code_bytes(default_country_code)
-    values = _as_text(raw)
-    if len(values) == 0:
+    chunks = raw.chunks if isinstance(raw, pa.ChunkedArray) else [raw]
+    slices = [
+        text.slice(start, _SLICE_ROWS)
+        for text in map(_as_text, chunks)
+        for start in range(0, len(text), _SLICE_ROWS)
+    ]
+    if not slices:
         return NormalisedNumbers(pa.array([], pa.string()), pa.array([], pa.string()))
 
-    def one_slice(start: int) -> tuple[pa.Array, np.ndarray]:
-        return _normalise_slice(values.slice(start, _SLICE_ROWS), country_code)
+    def one_slice(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+        return _normalise_slice(values, country_code)
 
-    starts = range(0, len(values), _SLICE_ROWS)
-    if len(starts) == 1:
-        parts = [one_slice(0)]
+    if len(slices) == 1:
+        parts = [one_slice(slices[0])]
     else:  # numpy and Arrow kernels release the GIL, so slices run side by side
         with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-            parts = list(pool.map(one_slice, starts))
+            parts = list(pool.map(one_slice, slices))
     digit_parts = [digits for digits, _ in parts]
     code_parts = [codes for _, codes in parts]
     all_digits = digit_parts[0] if len(digit_parts) == 1 else pa.concat_arrays(digit_parts)
@@ -149,10 +153,9 @@ def _country_code_bytes(default_country_code: str | None) -> bytes | None:
     return text.encode("ascii")
 
 
-def _as_text(raw: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """One contiguous string array. Integers are lossless as text; floats are refused
+def _as_text(values: pa.Array) -> pa.Array:
+    """A string (or large_string) array. Integers are lossless as text; floats are refused
     because their digits may already be gone - the reader must keep phone columns as text."""
-    values = raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw
     kind = values.type
     if pa.types.is_dictionary(kind):
         values = values.dictionary_decode()
@@ -270,10 +273,7 @@ def _keep_digits(offsets: np.ndarray, data: np.ndarray) -> _Kept:
     )
 
 
-def _normalise_slice(
-    values: pa.Array, country_code: bytes | None
-) -> tuple[pa.Array, np.ndarray]:
-    n = len(values)
+def _normalise_slice(values: pa.Array, country_code: bytes | None) -> tuple[pa.Array, np.ndarray]:
     is_null = values.is_null().to_numpy(zero_copy_only=False)
     values = _cap_length(_fold_unicode(values))
     kept = _keep_digits(*utf8_bytes(values))

@@ -173,9 +173,7 @@ def _regions(country_code: int, length: int) -> tuple[_Region, ...]:
     return tuple(regions)
 
 
-def _classify_group(
-    country_code: int, national: pa.Array, mobile_only: bool
-) -> np.ndarray:
+def _classify_group(country_code: int, national: pa.Array, mobile_only: bool) -> np.ndarray:
     """Codes for national numbers (all of one length) under one calling code."""
     length = len(national[0].as_py())
     regions = _regions(country_code, length)

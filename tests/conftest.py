@@ -15,6 +15,11 @@ from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import settings
+
+# Timings on the shared 2-core machine are noisy: no per-example deadlines.
+settings.register_profile("laaffic", deadline=None, print_blob=True)
+settings.load_profile("laaffic")
 
 ROOT = Path(__file__).resolve().parent.parent
 OWNER_KEY = "laaffic-test:owner"

@@ -23,8 +23,10 @@ configure_logging(stream=sys.stdout)
 UNEXPECTED_ERROR_RETRIES = 10
 READ_TIMEOUT_S = float(os.environ.get("LAAFFIC_READ_TIMEOUT", "60"))
 CONNECT_TIMEOUT_S = 5.0
-# A lease outlives the longest possible send, so a live worker is never overtaken.
-LEASE_SECONDS = CONNECT_TIMEOUT_S + READ_TIMEOUT_S + 15.0
+# A lease outlives the longest possible send, so a live worker is never overtaken; after
+# a crash it is also how long the chunk waits before another worker may try it.
+LEASE_SECONDS = CONNECT_TIMEOUT_S + READ_TIMEOUT_S + float(
+    os.environ.get("LAAFFIC_LEASE_MARGIN", "15"))
 
 _submitter = None
 

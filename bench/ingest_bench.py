@@ -1,0 +1,159 @@
+"""Section 1 and 2: `submit --dry-run` as a user runs it (a subprocess, startup included)
+against pyarrow alone parsing the same file, peak memory, `--help` startup, and strict
+validation's throughput and cost."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import orjson
+from bench_util import (
+    BENCH_DIR,
+    CLI,
+    CONSOLE_SCRIPT,
+    PYTHON,
+    Timed,
+    base_env,
+    best_of,
+    run_timed,
+    write_config,
+)
+
+DEDUPE_BYTES_PER_NUMBER = 12  # ingest/dedupe.py: int64 number + int32-ish row, sorted
+
+
+def dry_run(path: Path, config: Path, work: Path, repeats: int) -> dict[str, Any]:
+    env = base_env(work)
+    argv = [*CLI, "submit", str(path), "--config", str(config), "--dry-run", "--json"]
+    best, runs = best_of(repeats, lambda: run_timed(argv, env=env, cwd=work).check("dry run"))
+    plan = orjson.loads(best.stdout)
+    return {
+        "file": path.name,
+        "file_bytes": path.stat().st_size,
+        "rows": plan["rows"],
+        "accepted": plan["accepted"],
+        "rejected": plan["rejected"],
+        "duplicates": plan["duplicates"],
+        "chunks": len(plan["chunks"]),
+        "wall_s": best.wall,
+        "walls_s": [r.wall for r in runs],
+        "rows_per_s": plan["rows"] / best.wall,
+        "peak_rss_bytes": max(r.max_rss for r in runs),
+        "dedupe_set_bytes": plan["accepted"] * DEDUPE_BYTES_PER_NUMBER,
+    }
+
+
+def pyarrow_alone(path: Path, repeats: int) -> dict[str, Any]:
+    """Both ways of parsing with pyarrow, each in a fresh process; the faster one is the
+    baseline (parse seconds, without interpreter and import startup)."""
+    modes: dict[str, dict[str, Any]] = {}
+    for mode in ("read_csv", "open_csv"):
+        argv = [PYTHON, str(BENCH_DIR / "pyarrow_parse.py"), str(path), mode]
+        runs = [run_timed(argv).check(f"pyarrow {mode}") for _ in range(repeats)]
+        parsed = [orjson.loads(r.stdout) for r in runs]
+        modes[mode] = {"parse_s": min(p["seconds"] for p in parsed),
+                       "process_wall_s": min(r.wall for r in runs),
+                       "peak_rss_bytes": max(r.max_rss for r in runs)}
+    faster = min(modes, key=lambda m: modes[m]["parse_s"])
+    return {"mode": faster, "parse_s": modes[faster]["parse_s"], "modes": modes}
+
+
+def help_startup(repeats: int = 3) -> dict[str, Any]:
+    argv = [str(CONSOLE_SCRIPT), "--help"]
+    best, runs = best_of(repeats, lambda: run_timed(argv).check("--help"))
+    return {"wall_s": best.wall, "walls_s": [r.wall for r in runs],
+            "peak_rss_bytes": best.max_rss}
+
+
+def ingest_section(main_file: Path, small_file: Path, work: Path,
+                   repeats: int) -> dict[str, Any]:
+    config = write_config(work / "basic.toml")
+    main = dry_run(main_file, config, work, repeats)
+    small = dry_run(small_file, config, work, repeats)
+    baseline = pyarrow_alone(main_file, repeats)
+    growth = main["peak_rss_bytes"] - small["peak_rss_bytes"]
+    dedupe_growth = main["dedupe_set_bytes"] - small["dedupe_set_bytes"]
+    return {
+        "dry_run": main,
+        "dry_run_small": small,
+        "pyarrow": baseline,
+        "ratio_to_pyarrow": main["wall_s"] / baseline["parse_s"],
+        "rss_growth_bytes": growth,
+        "dedupe_growth_bytes": dedupe_growth,
+        "help": help_startup(),
+    }
+
+
+def strict_available() -> bool:
+    return importlib.util.find_spec("ingest.strict") is not None
+
+
+def strict_section(numbers_file: Path, main_file: Path, work: Path,
+                   repeats: int) -> dict[str, Any]:
+    """StrictValidator.check on 1M realistic normalised numbers, and what strict costs a
+    dry run of the main file."""
+    if not strict_available():
+        return {"skipped": "ingest/strict.py does not exist (yet)"}
+    result: dict[str, Any] = {"check": _strict_check(numbers_file, repeats)}
+    strict_config = write_config(work / "strict.toml", extra='validation = "strict"')
+    basic_config = work / "basic.toml"
+    env = base_env(work)
+    walls: dict[str, Timed] = {}
+    for label, config in (("basic", basic_config), ("strict", strict_config)):
+        argv = [*CLI, "submit", str(main_file), "--config", str(config), "--dry-run", "--json"]
+        walls[label], _ = best_of(repeats,
+                                  lambda a=argv: run_timed(a, env=env, cwd=work).check("dry run"))
+    strict_plan = orjson.loads(walls["strict"].stdout)
+    result["dry_run"] = {
+        "file": main_file.name,
+        "basic_wall_s": walls["basic"].wall,
+        "strict_wall_s": walls["strict"].wall,
+        "strict_peak_rss_bytes": walls["strict"].max_rss,
+        "strict_rejected": strict_plan["rejected"],
+        "basic_rejected": orjson.loads(walls["basic"].stdout)["rejected"],
+    }
+    if (BENCH_DIR / "strict_bench.py").exists():
+        result["strict_bench_py"] = _run_strict_bench()
+    return result
+
+
+def _strict_check(numbers_file: Path, repeats: int) -> dict[str, Any]:
+    import time
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    from ingest.numbers import normalise_numbers
+    from ingest.strict import StrictValidator
+
+    wanted = 1_000_000
+    phones = pacsv.read_csv(str(numbers_file), convert_options=pacsv.ConvertOptions(
+        include_columns=["phone"], column_types={"phone": pa.string()})).column("phone")
+    norm = normalise_numbers(phones, "46")
+    digits = pc.filter(norm.digits, pc.is_null(norm.reason))
+    while len(digits) < wanted:  # the sample keeps ~98 % of its rows; top up from the start
+        digits = pa.concat_arrays([digits, digits.slice(0, wanted - len(digits))])
+    digits = digits.slice(0, wanted)
+    started = time.perf_counter()
+    validator = StrictValidator(mobile_only=False)
+    setup_s = time.perf_counter() - started
+    timings = []
+    verdicts = None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        verdicts = validator.check(digits)
+        timings.append(time.perf_counter() - started)
+    rejected = len(digits) - pc.sum(pc.is_null(verdicts)).as_py() if verdicts is not None else 0
+    best = min(timings)
+    return {"numbers": len(digits), "setup_s": setup_s, "check_s": best, "checks_s": timings,
+            "rows_per_s": len(digits) / best, "rejected": rejected}
+
+
+def _run_strict_bench() -> dict[str, Any]:
+    """The strict engineer's own bench, reported as it prints itself."""
+    done = run_timed([PYTHON, str(BENCH_DIR / "strict_bench.py")], timeout=300)
+    return {"returncode": done.returncode, "wall_s": done.wall,
+            "output": done.stdout.strip().splitlines()[-10:]}
