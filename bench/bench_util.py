@@ -247,6 +247,17 @@ class SandboxProcess:
                 handled[found.group(1)] = int(found.group(2))
         return handled
 
+    def handling_s(self, task_name: str, timeout: float = 5.0) -> float | None:
+        """Seconds the sandbox spent on the send of task_name; its log line is written
+        just after the answer, so wait a moment for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            handled = self.send_handling_ms().get(task_name)
+            if handled is not None:
+                return handled / 1000
+            time.sleep(0.02)
+        return None
+
     def stop(self) -> None:
         stop_group(self.proc)
 

@@ -5,6 +5,7 @@ validation's throughput and cost."""
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,14 @@ from bench_util import (
     base_env,
     best_of,
     run_timed,
+    sample_file,
     write_config,
 )
 
-DEDUPE_BYTES_PER_NUMBER = 12  # ingest/dedupe.py: int64 number + int32-ish row, sorted
+# ingest/dedupe.py keeps an int64 number and its int64 first row per distinct number; each
+# batch's np.insert builds the grown arrays beside the old ones, so twice that at the peak.
+DEDUPE_BYTES_PER_NUMBER = 2 * 16
+GROWTH_SMALL_MIN_ROWS = 1_000_000  # below the reader's 500k-row batches memory is not steady
 
 
 def dry_run(path: Path, config: Path, work: Path, repeats: int) -> dict[str, Any]:
@@ -67,21 +72,30 @@ def help_startup(repeats: int = 3) -> dict[str, Any]:
             "peak_rss_bytes": best.max_rss}
 
 
-def ingest_section(main_file: Path, small_file: Path, work: Path,
-                   repeats: int) -> dict[str, Any]:
+def growth_sizes(rows: int) -> tuple[int, int]:
+    """Two file sizes, both well past the reader's batch size, to see what memory grows
+    with: the main file and a tenth of it (at least 1M rows), or 3x the smaller one."""
+    small = min(max(rows // 10, GROWTH_SMALL_MIN_ROWS), rows)
+    return small, max(rows, 3 * small)
+
+
+def ingest_section(rows: int, work: Path, repeats: int) -> dict[str, Any]:
     config = write_config(work / "basic.toml")
-    main = dry_run(main_file, config, work, repeats)
-    small = dry_run(small_file, config, work, repeats)
-    baseline = pyarrow_alone(main_file, repeats)
-    growth = main["peak_rss_bytes"] - small["peak_rss_bytes"]
-    dedupe_growth = main["dedupe_set_bytes"] - small["dedupe_set_bytes"]
+    main = dry_run(sample_file(rows), config, work, repeats)
+    small_rows, large_rows = growth_sizes(rows)
+    measured = {rows: main}
+    for size in (small_rows, large_rows):
+        if size not in measured:
+            measured[size] = dry_run(sample_file(size), config, work, repeats)
+    small, large = measured[small_rows], measured[large_rows]
+    baseline = pyarrow_alone(sample_file(rows), repeats)
     return {
         "dry_run": main,
-        "dry_run_small": small,
         "pyarrow": baseline,
         "ratio_to_pyarrow": main["wall_s"] / baseline["parse_s"],
-        "rss_growth_bytes": growth,
-        "dedupe_growth_bytes": dedupe_growth,
+        "growth": {"small": small, "large": large,
+                   "rss_growth_bytes": large["peak_rss_bytes"] - small["peak_rss_bytes"],
+                   "dedupe_growth_bytes": large["dedupe_set_bytes"] - small["dedupe_set_bytes"]},
         "help": help_startup(),
     }
 
@@ -98,7 +112,7 @@ def strict_section(numbers_file: Path, main_file: Path, work: Path,
         return {"skipped": "ingest/strict.py does not exist (yet)"}
     result: dict[str, Any] = {"check": _strict_check(numbers_file, repeats)}
     strict_config = write_config(work / "strict.toml", extra='validation = "strict"')
-    basic_config = work / "basic.toml"
+    basic_config = write_config(work / "basic.toml")
     env = base_env(work)
     walls: dict[str, Timed] = {}
     for label, config in (("basic", basic_config), ("strict", strict_config)):
@@ -153,7 +167,14 @@ def _strict_check(numbers_file: Path, repeats: int) -> dict[str, Any]:
 
 
 def _run_strict_bench() -> dict[str, Any]:
-    """The strict engineer's own bench, reported as it prints itself."""
+    """bench/strict_bench.py (its own realistic multi-country numbers), as it prints itself;
+    its `StrictValidator.check ... N rows/s` line is picked out."""
     done = run_timed([PYTHON, str(BENCH_DIR / "strict_bench.py")], timeout=300)
-    return {"returncode": done.returncode, "wall_s": done.wall,
-            "output": done.stdout.strip().splitlines()[-10:]}
+    lines = done.stdout.strip().splitlines()
+    rates = {}
+    for line in lines:
+        found = re.match(r"(\S.*?)\s+([\d,]+) rows/s", line)
+        if found:
+            rates[found.group(1)] = int(found.group(2).replace(",", ""))
+    return {"returncode": done.returncode, "wall_s": done.wall, "output": lines[-10:],
+            "rows_per_s": rates, "check_rows_per_s": rates.get("StrictValidator.check")}

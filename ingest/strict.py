@@ -67,18 +67,18 @@ class _Pattern:
 
     def __init__(self, pattern: str, whole: bool) -> None:
         self.source = f"^(?:{pattern})$" if whole else f"^(?:{pattern})"
+        self.whole = whole
         self.python: re.Pattern[str] | None = None
         try:
             pc.match_substring_regex(pa.array(["0"]), self.source)
         except pa.ArrowInvalid:
             self.python = re.compile(pattern)
-            self._whole = whole
 
     def matches(self, values: pa.Array) -> np.ndarray:
         if self.python is None:
             found = pc.match_substring_regex(values, self.source)
             return found.to_numpy(zero_copy_only=False)
-        match = self.python.fullmatch if self._whole else self.python.match
+        match = self.python.fullmatch if self.whole else self.python.match
         return np.array([match(value) is not None for value in values.to_pylist()], dtype=bool)
 
 
@@ -173,9 +173,10 @@ def _regions(country_code: int, length: int) -> tuple[_Region, ...]:
     return tuple(regions)
 
 
-def _classify_group(country_code: int, national: pa.Array, mobile_only: bool) -> np.ndarray:
-    """Codes for national numbers (all of one length) under one calling code."""
-    length = len(national[0].as_py())
+def _classify_group(
+    country_code: int, length: int, national: pa.Array, mobile_only: bool
+) -> np.ndarray:
+    """Codes for national numbers (all of this length) under one calling code."""
     regions = _regions(country_code, length)
     if len(regions) == 1 and len(COUNTRY_CODE_TO_REGION_CODE[country_code]) == 1:
         return regions[0].rules.classify(national, mobile_only)
@@ -232,7 +233,7 @@ class StrictValidator:
             length = int(national_length[group[0]])
             starts = offsets[group] + (offsets[group + 1] - offsets[group] - length)
             national = _fixed_width_strings(data, starts, length)
-            codes[group] = _classify_group(code, national, self.mobile_only)
+            codes[group] = _classify_group(code, length, national, self.mobile_only)
         return _RESULTS.take(pa.array(codes))
 
 

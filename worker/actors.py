@@ -13,6 +13,7 @@ import dramatiq
 
 from laaffic_batch.logs import configure_logging, get_logger
 from worker.broker import QUEUE, setup_broker
+from worker.sweeper import StaleChunkSweeper
 
 broker = setup_broker()
 configure_logging(stream=sys.stdout)
@@ -53,7 +54,9 @@ def _get_submitter():  # type: ignore[no-untyped-def]
     return _submitter
 
 
-@dramatiq.actor(queue_name=QUEUE, retry_when=_retry_when, time_limit=30 * 60 * 1000)
+@dramatiq.actor(queue_name=QUEUE, retry_when=_retry_when, time_limit=30 * 60 * 1000,
+                # backoff for unexpected errors only: our own Retry carries its delay
+                min_backoff=500, max_backoff=30_000)
 def submit_chunk(campaign: str, index: int) -> None:
     from worker.chunk_submitter import RetryAfter
 
@@ -62,3 +65,9 @@ def submit_chunk(campaign: str, index: int) -> None:
         # Dramatiq's Retries requeues it after this delay; the attempt budget lives in
         # the ledger, so waiting (busy, cap, lease) never spends it.
         raise dramatiq.Retry(message=outcome.reason, delay=outcome.delay_ms)
+
+
+broker.add_middleware(StaleChunkSweeper(submit_chunk.actor_name))
+
+
+import worker.webhook  # noqa: E402,F401  (binds deliver_webhook to this broker, so workers run it)

@@ -9,7 +9,12 @@ from typing import Any
 
 import orjson
 
+from worker.send_time import task_for_provider
 
-def build_body(task: dict[str, Any], task_name: str, entries_json: bytes) -> bytes:
-    head = orjson.dumps({**task, "taskName": task_name})
+
+def build_body(task: dict[str, Any], task_name: str, entries_json: bytes,
+               provider_timezone: str | None = None) -> bytes:
+    """sendTime given with an offset or zone is sent as provider wall-clock time
+    (worker/send_time.py; provider_timezone None = the assumed Asia/Shanghai)."""
+    head = orjson.dumps({**task_for_provider(task, provider_timezone), "taskName": task_name})
     return head[:-1] + b',"numberInfoList":' + entries_json + b"}"

@@ -16,7 +16,7 @@ import os
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
-from worker.connection import resolve_redis_url
+from worker.connection import redis_client, resolve_redis_url
 
 HEARTBEAT_TIMEOUT_MS = 30_000
 MAINTENANCE_CHANCE = 250_000  # per million commands
@@ -30,8 +30,10 @@ def _env_int(name: str, default: int) -> int:
 
 
 def make_broker(url: str | None = None) -> RedisBroker:
+    # Our client retries connection errors for ~20 s, so a Redis restart does not make
+    # Dramatiq drop a retry it was enqueueing.
     broker = RedisBroker(
-        url=url or resolve_redis_url(),
+        client=redis_client(url or resolve_redis_url()),
         namespace=NAMESPACE,
         heartbeat_timeout=_env_int("LAAFFIC_HEARTBEAT_TIMEOUT_MS", HEARTBEAT_TIMEOUT_MS),
         maintenance_chance=_env_int("LAAFFIC_MAINTENANCE_CHANCE", MAINTENANCE_CHANCE),

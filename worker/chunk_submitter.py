@@ -29,8 +29,9 @@ from worker.client import LaafficClient
 from worker.errors import AlreadyExists, PermanentError, ProviderBusy, TransientError
 from worker.in_flight import InFlightLimiter
 from worker.ledger import CampaignMeta, Ledger, Transition
-from worker.outcomes import announce_campaign_completed
+from worker.outcomes import WebhookSender, announce_campaign_completed
 from worker.policy import RetryPolicy
+from worker.results import publish_chunk_result
 
 IN_FLIGHT_KEY = "laaffic:in-flight"
 SUBMITTED_PAYLOAD_TTL = 1.0  # seconds: a submitted chunk's numbers are not kept around
@@ -59,7 +60,8 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 class ChunkSubmitter:
     def __init__(self, client: redis.Redis, api_client: Callable[[], LaafficClient],
-                 policy: RetryPolicy, lease_seconds: float, log: Any) -> None:
+                 policy: RetryPolicy, lease_seconds: float, log: Any,
+                 webhook: WebhookSender | None = None) -> None:
         self.redis = client
         self.ledger = Ledger(client)
         self.store = ChunkStore(client)
@@ -67,6 +69,7 @@ class ChunkSubmitter:
         self.policy = policy
         self.lease_seconds = lease_seconds
         self.log = log
+        self.webhook = webhook  # None: completed campaigns' webhooks go to the actor
 
     def submit(self, campaign: str, index: int) -> Outcome:
         meta = self.ledger.meta(campaign)
@@ -115,7 +118,8 @@ class ChunkSubmitter:
             return self._fail(meta, index, {"status": None, "reason": "the chunk's entries "
                               "expired from the store (batch.chunk_ttl) before it was sent; "
                               "submit the file again"})
-        body = build_body(meta.task, record.task_name, entries)
+        body = build_body(meta.task, record.task_name, entries,
+                          meta.settings.get("provider_timezone"))
         try:
             key_id = self._post(body, record.task_name, first_attempt_at)
         except ProviderBusy as exc:
@@ -130,6 +134,7 @@ class ChunkSubmitter:
             self.log.info("chunk.submitted", campaign=campaign, index=index,
                           task_name=record.task_name, key_id=key_id, count=record.count,
                           attempt=attempt)
+            self._publish(meta, index)
         self._after(meta, transition)
         return Done("submitted")
 
@@ -180,12 +185,24 @@ class ChunkSubmitter:
             self.log.error("chunk.failed", campaign=meta.campaign, index=index,
                            task_name=record.task_name if record else None, error=error,
                            attempts=record.attempts if record else attempt)
+            self._publish(meta, index)
         self._after(meta, transition)
         return Done("failed")
 
+    def _publish(self, meta: CampaignMeta, index: int) -> None:
+        """The chunk's terminal outcome to the results stream (only on the transition that
+        made it terminal, so once per chunk), before any campaign entry."""
+        try:
+            record = self.ledger.chunk(meta.campaign, index)
+            if record is not None:
+                publish_chunk_result(self.redis, meta, record)
+        except redis.RedisError as exc:  # the chunk is terminal already: raising cannot help
+            self.log.error("results.publish_failed", campaign=meta.campaign, index=index,
+                           reason=f"{type(exc).__name__}: {exc}")
+
     def _after(self, meta: CampaignMeta, transition: Transition) -> None:
         if transition.completed:
-            announce_campaign_completed(self.ledger, meta, self.log)
+            announce_campaign_completed(self.ledger, meta, self.log, self.redis, self.webhook)
 
 
 class ThreadLocalClients:

@@ -19,7 +19,8 @@ DEFAULT_DATA_DIR = ".laaffic"
 SOCKET_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5.0
 HEALTH_CHECK_INTERVAL_S = 30
-RETRIES = 5
+# About 20 s of reconnect attempts: a Redis restart is ridden out, not turned into errors.
+RETRIES = 10
 
 _announced_urls: set[str] = set()
 _announce_lock = threading.Lock()
@@ -54,7 +55,7 @@ def resolve_redis_url() -> str:
 def redis_client(url: str | None = None) -> redis.Redis:
     """A client for url (default: resolve_redis_url()). Passwords and rediss:// (TLS) come
     from the URL; transient connection errors are retried with backoff. Replies are bytes."""
-    retry = Retry(ExponentialWithJitterBackoff(base=0.1, cap=2.0), RETRIES)
+    retry = Retry(ExponentialWithJitterBackoff(base=0.1, cap=3.0), RETRIES)
     return redis.Redis.from_url(
         url or resolve_redis_url(),
         socket_timeout=SOCKET_TIMEOUT_S,

@@ -114,6 +114,11 @@ class Ledger:
         fields = {field.name for field in dataclasses.fields(CampaignMeta)}
         return CampaignMeta(**{k: v for k, v in orjson.loads(stored).items() if k in fields})
 
+    def campaigns_since(self, created_after: float) -> list[str]:
+        """Campaign ids created after the given epoch time, oldest first."""
+        return [name.decode() for name in
+                self._client.zrangebyscore(self._index_key(), created_after, "+inf")]
+
     def list_campaigns(self) -> list[str]:
         """Campaign ids, newest (by created_at) first."""
         return [name.decode() for name in self._client.zrevrange(self._index_key(), 0, -1)]
