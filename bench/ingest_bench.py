@@ -90,6 +90,7 @@ def ingest_section(rows: int, work: Path, repeats: int) -> dict[str, Any]:
     small, large = measured[small_rows], measured[large_rows]
     baseline = pyarrow_alone(sample_file(rows), repeats)
     return {
+        "profile": profile(sample_file(rows), config),
         "dry_run": main,
         "pyarrow": baseline,
         "ratio_to_pyarrow": main["wall_s"] / baseline["parse_s"],
@@ -98,6 +99,15 @@ def ingest_section(rows: int, work: Path, repeats: int) -> dict[str, Any]:
                    "dedupe_growth_bytes": large["dedupe_set_bytes"] - small["dedupe_set_bytes"]},
         "help": help_startup(),
     }
+
+
+def profile(path: Path, config: Path) -> dict[str, Any]:
+    """One run of plan_file under cProfile, in its own process, by stage."""
+    done = run_timed([PYTHON, str(BENCH_DIR / "ingest_profile.py"), str(path), str(config)]
+                     ).check("ingest profile")
+    found = orjson.loads(done.stdout)
+    return {"stages_s": found["stages"], "plan_file_s": found["total_s"],
+            "startup_and_imports_s": done.wall - found["total_s"]}
 
 
 def strict_available() -> bool:
