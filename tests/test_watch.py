@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import _free_port
 from pipeline_support import (
     API_KEY,
     API_SECRET,
     CLI,
+    log_events,
     pipeline_env,
     run_cli,
     running_worker,
@@ -51,16 +51,6 @@ def inbox(tmp_path: Path) -> Path:
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     return write_config(tmp_path / "campaign.toml", name="main")
-
-
-def events(text: str, name: str) -> list[dict]:
-    found = []
-    for line in text.splitlines():
-        if line.startswith("{"):
-            event = json.loads(line)
-            if event.get("event") == name:
-                found.append(event)
-    return found
 
 
 def watch_once(env: dict[str, str], inbox: Path, config: Path,
@@ -121,7 +111,7 @@ def test_growing_file_waits_until_stable_and_temp_names_stay(
     assert result(inbox, "grow.csv")["rows"] == 5 + 12  # the whole file, not a prefix
     assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == sorted(ignored)
     assert (inbox / "sub" / "nested.csv").exists()
-    assert len(events(log.read_text(), "watch.submitted")) == 1
+    assert len(log_events(log.read_text(), "watch.submitted")) == 1
 
 
 def test_marker_mode_takes_only_files_with_a_ready_marker(
@@ -170,7 +160,7 @@ def test_two_watchers_take_each_file_once_and_results_get_final_states(
             for watcher in watchers:
                 stop_group(watcher)
     assert [w.returncode for w in watchers] == [0, 0]
-    submitted = [e for log in logs for e in events(log.read_text(), "watch.submitted")]
+    submitted = [e for log in logs for e in log_events(log.read_text(), "watch.submitted")]
     assert sorted(e["file"] for e in submitted) == names  # every file taken exactly once
     done = sorted(p.name for p in (inbox / "done").iterdir() if p.suffix == ".csv"
                   and not p.name.endswith(".rejects.csv"))
@@ -203,7 +193,7 @@ def test_a_crashed_watchers_files_are_resumed_once(
         os.close(lock)  # as when that watcher dies
     assert result(inbox, "resumed.csv")["campaign"] == campaign
     assert (inbox / "done" / "fresh.csv").exists()
-    created = {e["file"]: e["created"] for e in events(run.stderr, "watch.submitted")}
+    created = {e["file"]: e["created"] for e in log_events(run.stderr, "watch.submitted")}
     assert created == {"resumed.csv": False, "fresh.csv": True}
     after = watch_once(env, inbox, config)
     assert after.returncode == 0, after.stderr
@@ -259,18 +249,22 @@ def test_bad_files_go_to_failed_with_a_one_line_reason(
     assert "batch.chunk_size" in reasons["broken.csv"]
     assert (failed / "broken.csv.toml").exists()
     assert (inbox / "done" / "good.csv").exists()
-    assert len(events(run.stderr, "watch.failed")) == 3
+    assert len(log_events(run.stderr, "watch.failed")) == 3
 
 
-def test_redis_down_leaves_the_file_in_processing_for_later(
-        env: dict[str, str], inbox: Path, config: Path) -> None:
+def test_an_error_not_caused_by_the_file_leaves_it_in_processing_for_later(
+        env: dict[str, str], inbox: Path, config: Path, tmp_path: Path) -> None:
+    # The data dir cannot be created (a file is in the way): like a full disk or Redis
+    # down (which takes the Redis client ~20 s of retries to give up on), not the input's
+    # fault, so the file must be neither failed nor lost.
     drop(inbox, "list.csv", 3)
-    down = {**env, "REDIS_URL": f"redis://127.0.0.1:{_free_port()}/0"}
-    run = watch_once(down, inbox, config)
+    (tmp_path / "blocker").write_text("")
+    broken = {**env, "LAAFFIC_DATA_DIR": str(tmp_path / "blocker" / "data")}
+    run = watch_once(broken, inbox, config)
     assert run.returncode == 1
     assert (inbox / "processing" / "list.csv").exists()
     assert not list((inbox / "failed").iterdir())
-    assert events(run.stderr, "watch.retry")
+    assert log_events(run.stderr, "watch.retry")
     again = watch_once(env, inbox, config)
     assert again.returncode == 0, again.stderr
     assert result(inbox, "list.csv")["accepted"] == 3
