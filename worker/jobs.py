@@ -115,6 +115,16 @@ def _kind(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def _job_id_of(raw: bytes) -> str | None:
+    """The job_id in a raw job, if it has a usable one (to free its reservation)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    job_id = data.get("job_id") if isinstance(data, dict) else None
+    return job_id if isinstance(job_id, str) else None
+
+
 # -- reading a job -----------------------------------------------------------------------
 
 
@@ -351,7 +361,8 @@ class Intake:
         deliveries = int(info[0]["times_delivered"]) if info else 0
         if deliveries <= self.settings.max_deliveries:
             return False
-        self._dead(entry_id, fields.get(b"job", b""), None,
+        raw = fields.get(b"job", b"")
+        self._dead(entry_id, raw, _job_id_of(raw),
                    f"delivered {deliveries} times without finishing (crash or persistent "
                    "error); see the intake logs")
         return True
