@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -88,9 +89,12 @@ def running_worker(env: dict[str, str], log_path: Path, processes: int = 1,
 
 
 def stop_group(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
+    """Stop a process started in its own group: the signal goes to the leader (Dramatiq's
+    main process forwards SIGTERM to its workers; signalling the whole group would make
+    them see it twice and kill themselves hard), SIGKILL to the whole group if it lingers."""
     if proc.poll() is None:
         try:
-            os.killpg(proc.pid, sig)
+            os.killpg(proc.pid, sig) if sig == signal.SIGKILL else os.kill(proc.pid, sig)
         except ProcessLookupError:
             return
         try:
@@ -98,6 +102,8 @@ def stop_group(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # anything left behind in the group
 
 
 def wait_for(predicate: Any, timeout: float = 60, interval: float = 0.1) -> Any:

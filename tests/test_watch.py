@@ -127,6 +127,14 @@ def test_marker_mode_takes_only_files_with_a_ready_marker(
     second = watch_once(env, inbox, config, "--marker")
     assert second.returncode == 0, second.stderr
     assert (inbox / "done" / "a.csv").exists() and not (inbox / "a.csv.ready").exists()
+    # The same file dropped again: the same campaign, and the earlier results are kept.
+    drop(inbox, "a.csv", 3)
+    (inbox / "a.csv.ready").touch()
+    third = watch_once(env, inbox, config, "--marker")
+    assert third.returncode == 0, third.stderr
+    [again] = [p for p in (inbox / "done").glob("*-a.csv.result.json")]
+    assert json.loads(again.read_text())["campaign"] == result(inbox, "a.csv")["campaign"]
+    assert log_events(third.stderr, "watch.submitted")[0]["created"] is False
 
 
 @pytest.fixture

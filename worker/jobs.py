@@ -285,11 +285,13 @@ class Intake:
     def run(self, stop: threading.Event, once: bool) -> int:
         self.log.info("intake.started", stream=self.stream, group=self.group,
                       consumer=self.consumer)
-        own_history_done = False
+        group_ready = own_history_done = False
         failures = 0
         while not stop.is_set():
             try:
-                self.ensure_group()
+                if not group_ready:  # again after errors: the stream may have been deleted
+                    self.ensure_group()
+                    group_ready = True
                 if not own_history_done:  # ours from before a restart under the same name
                     self._drain_own_history(stop)
                     own_history_done = True
@@ -297,6 +299,7 @@ class Intake:
                 fresh = self._read_new(stop, block=not once)
                 failures = 0
             except redis.RedisError as exc:
+                group_ready = False
                 if once:
                     raise LaafficError(f"intake: Redis failed: {_one_line(str(exc))}; "
                                        "check REDIS_URL and that the server is up") from exc

@@ -251,6 +251,9 @@ class Watcher:
             os.rename(self.inbox / name, target)
         except FileNotFoundError:
             return None  # another watcher took it
+        except OSError as exc:  # e.g. no write permission: the file stays where it is
+            self.log.warning("watch.claim_failed", file=name, error=_one_line(str(exc)))
+            return None
         if self.marker:
             (self.inbox / (name + MARKER_SUFFIX)).unlink(missing_ok=True)
         return target
@@ -272,10 +275,10 @@ class Watcher:
     # -- one file ------------------------------------------------------------------------
 
     def _handle(self, path: Path) -> None:
-        with exclusive(path) as mine:
-            if not mine:
-                return
-            try:
+        try:
+            with exclusive(path) as mine:
+                if not mine:
+                    return
                 try:
                     config = self._config_for(self._adopt_sidecar(path.name))
                     plan, outcome = submit_file(path, config, run_id="")
@@ -283,10 +286,10 @@ class Watcher:
                     self._fail(path, _one_line(str(exc)))
                     return
                 self._succeed(path, outcome, plan.rejects_file)
-            except Exception as exc:  # not the input's fault: keep it, retry
-                self.left_for_retry += 1
-                self.log.warning("watch.retry", file=path.name,
-                                 error=f"{type(exc).__name__}: {_one_line(str(exc))}")
+        except Exception as exc:  # not the input's fault: keep it and retry
+            self.left_for_retry += 1
+            self.log.warning("watch.retry", file=path.name,
+                             error=f"{type(exc).__name__}: {_one_line(str(exc))}")
 
     def _adopt_sidecar(self, name: str) -> Path | None:
         """The file's sidecar, moved into processing/ as NAME.toml (idempotent, so a
