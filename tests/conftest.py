@@ -104,3 +104,15 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url)
     yield client
     client.close()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[object]:
+    """The local simulated LAAFFIC API on a free port, with the test credentials."""
+    from pipeline_support import API_KEY, API_SECRET
+
+    from laaffic_batch.sandbox import SandboxServer
+
+    server = SandboxServer(api_key=API_KEY, api_secret=API_SECRET).start()
+    yield server
+    server.stop()

@@ -11,15 +11,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from conftest import _free_port, start_redis_server
 from pipeline_support import (
-    API_KEY,
-    API_SECRET,
     pipeline_env,
     run_cli,
     running_worker,
@@ -33,13 +30,6 @@ from laaffic_batch.sandbox import Faults, SandboxServer
 from worker.ledger import Ledger
 
 pytestmark = pytest.mark.chaos
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(api_key=API_KEY, api_secret=API_SECRET).start()
-    yield server
-    server.stop()
 
 
 def _submit(env: dict[str, str], contacts: Path, config: Path, *extra: str) -> dict:

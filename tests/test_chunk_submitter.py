@@ -4,10 +4,8 @@ retries, waiting, permanent failures, reconciliation, and never two tasks for on
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import redis
 from pipeline_support import API_KEY, API_SECRET, LogCapture, write_config, write_contacts
 
@@ -21,13 +19,6 @@ from worker.policy import RetryPolicy
 from worker.submission import open_campaign
 
 FAST = RetryPolicy(backoff_min_ms=10, backoff_max_ms=50, busy_ms=20, cap_wait_ms=10)
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(api_key=API_KEY, api_secret=API_SECRET).start()
-    yield server
-    server.stop()
 
 
 def _campaign(tmp_path: Path, client: redis.Redis, rows: int = 30, chunk_size: int = 10,

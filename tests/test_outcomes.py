@@ -81,13 +81,6 @@ class Receiver:
 
 
 @pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(api_key=API_KEY, api_secret=API_SECRET).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("LAAFFIC_DATA_DIR", str(tmp_path / "data"))
     return tmp_path / "data"

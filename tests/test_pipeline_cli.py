@@ -4,13 +4,11 @@ a real Redis), the sandbox over HTTP, `--wait`, `status --json`, `retry`."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from pipeline_support import (
-    API_KEY,
     API_SECRET,
     pipeline_env,
     run_cli,
@@ -24,13 +22,6 @@ from laaffic_batch.sandbox import Faults, SandboxServer
 CONTRACT_KEYS = {"campaign", "rows", "accepted", "rejected", "duplicates", "rejects_file",
                  "chunks"}
 CHUNK_KEYS = {"index", "task_name", "count", "state", "key_id", "attempts", "error"}
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(api_key=API_KEY, api_secret=API_SECRET).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

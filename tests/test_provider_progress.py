@@ -28,13 +28,6 @@ CREDENTIALS = Credentials(API_KEY, API_SECRET)
 
 
 @pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(api_key=API_KEY, api_secret=API_SECRET).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def api(sandbox: SandboxServer) -> Iterator[LaafficClient]:
     with LaafficClient(sandbox.url, CREDENTIALS) as client:
         yield client

@@ -6,14 +6,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import _free_port, redis_server_binary, start_redis_server
 from pipeline_support import (
-    API_KEY,
-    API_SECRET,
     pipeline_env,
     run_cli,
     running_worker,
@@ -24,13 +21,6 @@ from pipeline_support import (
 from laaffic_batch.sandbox import SandboxServer
 
 PASSWORD = "s3cret-redis-pass-91"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(api_key=API_KEY, api_secret=API_SECRET).start()
-    yield server
-    server.stop()
 
 
 def _run_campaign(tmp_path: Path, url: str, sandbox: SandboxServer) -> str:

@@ -8,14 +8,11 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from pipeline_support import (
-    API_KEY,
-    API_SECRET,
     CLI,
     log_events,
     pipeline_env,
@@ -135,13 +132,6 @@ def test_marker_mode_takes_only_files_with_a_ready_marker(
     [again] = [p for p in (inbox / "done").glob("*-a.csv.result.json")]
     assert json.loads(again.read_text())["campaign"] == result(inbox, "a.csv")["campaign"]
     assert log_events(third.stderr, "watch.submitted")[0]["created"] is False
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(api_key=API_KEY, api_secret=API_SECRET).start()
-    yield server
-    server.stop()
 
 
 def test_two_watchers_take_each_file_once_and_results_get_final_states(
