@@ -4,6 +4,8 @@ a real Redis), the sandbox over HTTP, `--wait`, `status --json`, `retry`."""
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -92,7 +94,16 @@ def test_submit_wait_status_and_resubmit(tmp_path: Path, env: dict[str, str],
     for key in redis_client.scan_iter():
         dump = redis_client.dump(key) or b""
         assert API_SECRET.encode() not in dump
-    # Numbers in the worker's log are masked.
+    # Nor in the report files or the status table.
+    report = run_cli(["report", view["campaign"]], env)
+    assert report.returncode == 0, report.stderr
+    report_dir = Path(env["LAAFFIC_DATA_DIR"]) / view["campaign"]
+    for name in ("report.json", "report.csv"):
+        assert API_SECRET not in (report_dir / name).read_text()
+    assert API_SECRET not in table.stdout + report.stderr
+    # Numbers in the worker's log are masked: no digit run long enough to be one.
+    worker_log = (tmp_path / "worker.log").read_text()
+    assert not re.findall(r"(?<![\w-])\d{9,}(?![\w-])", worker_log)
     assert "46701000000" not in outputs
 
 
@@ -136,3 +147,34 @@ def test_unknown_campaign_and_missing_credentials_are_one_line_errors(
     worker = run_cli(["worker"], no_secret, timeout=30)
     assert worker.returncode != 0 and "LAAFFIC_API_SECRET" in worker.stderr
     assert "Traceback" not in worker.stderr
+
+
+def test_at_schedules_the_start(tmp_path: Path, env: dict[str, str],
+                                sandbox: SandboxServer) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(tz=UTC).replace(microsecond=0) + timedelta(seconds=5)
+    contacts = write_contacts(tmp_path / "in.csv", 5)
+    config = write_config(tmp_path / "c.toml")
+    with running_worker(env, tmp_path / "worker.log"):
+        submitted = run_cli(["submit", str(contacts), "--config", str(config), "--at",
+                             start.isoformat(), "--json"], env)
+        assert submitted.returncode == 0, submitted.stderr
+        campaign = json.loads(submitted.stdout)["campaign"]
+        status = run_cli(["status", campaign], env)
+        assert "[scheduled]" in status.stdout
+        assert sandbox.tasks() == []
+        done = run_cli(["submit", str(contacts), "--config", str(config), "--at",
+                        start.isoformat(), "--wait", "--timeout", "60", "--json"], env)
+    assert done.returncode == 0, done.stderr
+    assert time.time() >= start.timestamp()
+    (task,) = sandbox.tasks()
+    assert json.loads(done.stdout)["chunks"][0]["key_id"] == task["jobId"]
+    assert int(task["timestamp"]) >= int(start.timestamp())  # signed no earlier than --at
+
+
+def test_a_bad_at_is_refused_before_reading(tmp_path: Path, env: dict[str, str]) -> None:
+    result = run_cli(["submit", str(write_contacts(tmp_path / "in.csv", 5)), "--config",
+                      str(write_config(tmp_path / "c.toml")), "--at", "tomorrow night"], env)
+    assert result.returncode != 0 and "--at" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
