@@ -26,3 +26,12 @@ def test_a_dead_holders_slot_expires(redis_client: redis.Redis) -> None:
     assert not other._acquire()
     time.sleep(0.4)
     assert other._acquire()
+
+
+def test_a_large_backlog_waits_longer_between_checks() -> None:
+    from worker.policy import RetryPolicy
+
+    policy = RetryPolicy(cap_wait_ms=1000)
+    small = max(policy.cap_delay_ms(waiting=5, limit=2) for _ in range(50))
+    large = min(policy.cap_delay_ms(waiting=5000, limit=2) for _ in range(50))
+    assert small <= 1500 and large >= 5000

@@ -6,6 +6,7 @@ chunk store and the task settings in the ledger."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -17,6 +18,9 @@ from worker.sweeper import StaleChunkSweeper
 
 broker = setup_broker()
 configure_logging(stream=sys.stdout)
+# Every wait (cap, busy, lease) is a Dramatiq Retry; its INFO line per wait is noise next
+# to our own chunk.retrying events.
+logging.getLogger("dramatiq.middleware.retries.Retries").setLevel(logging.WARNING)
 
 # Failures other than our own Retry (a bug, Redis unreachable for long) get a few
 # Dramatiq retries with its default backoff, then the message is dead-lettered and the

@@ -87,12 +87,14 @@ class ChunkSubmitter:
         if record is None or record.state in ("submitted", "failed"):
             return Done("noop")
         # The account-wide slot comes first, so waiting for it never counts as an attempt.
-        limiter = InFlightLimiter(self.redis, IN_FLIGHT_KEY,
-                                  limit=int(meta.settings.get("max_in_flight") or 2),
+        limit = int(meta.settings.get("max_in_flight") or 2)
+        limiter = InFlightLimiter(self.redis, IN_FLIGHT_KEY, limit=limit,
                                   lease_seconds=self.lease_seconds)
         with limiter.acquire(raise_on_failure=False) as acquired:
             if not acquired:
-                return RetryAfter(self.policy.cap_delay_ms(), "in-flight cap reached")
+                waiting = self.ledger.outstanding(campaign) or 1
+                return RetryAfter(self.policy.cap_delay_ms(waiting, limit),
+                                  "in-flight cap reached")
             token = uuid.uuid4().hex
             claim = self.ledger.claim(campaign, index, token, self.lease_seconds)
             if claim.outcome in ("submitted", "failed", "missing"):

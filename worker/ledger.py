@@ -214,13 +214,17 @@ class Ledger:
 
     # -- summaries ---------------------------------------------------------------------
 
-    def is_complete(self, campaign: str) -> bool:
+    def outstanding(self, campaign: str) -> int | None:
+        """Chunks not yet terminal (None for an unknown campaign): one HMGET."""
         total, submitted, failed = self._client.hmget(
             self._campaign_key(campaign), "chunks", "submitted", "failed"
         )
         if total is None:
-            return False
-        return int(submitted or 0) + int(failed or 0) == int(total)
+            return None
+        return int(total) - int(submitted or 0) - int(failed or 0)
+
+    def is_complete(self, campaign: str) -> bool:
+        return self.outstanding(campaign) == 0
 
     def counts(self, campaign: str) -> dict[str, int]:
         """Chunks per state; every known state is present, zero when none."""

@@ -44,5 +44,9 @@ class RetryPolicy:
     def busy_delay_ms(self) -> int:
         return int(self.busy_ms * random.uniform(0.8, 1.2))
 
-    def cap_delay_ms(self) -> int:
-        return int(self.cap_wait_ms * random.uniform(0.5, 1.5))
+    def cap_delay_ms(self, waiting: int = 1, limit: int = 1) -> int:
+        """Wait for a slot under the account's in-flight cap. With many chunks queued
+        behind few slots the wait grows (up to 10x), so a large backlog re-checks the cap a
+        bounded number of times per second instead of spinning through Redis."""
+        scale = min(max(waiting / (max(limit, 1) * 50), 1.0), 10.0)
+        return int(self.cap_wait_ms * scale * random.uniform(0.5, 1.5))
