@@ -1,0 +1,37 @@
+"""The layering the design promises: ingest is pure data work, production code never
+imports the sandbox, and `laaffic-batch --help` stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _modules_after(code: str) -> set[str]:
+    script = f"{code}\nimport sys\nprint(' '.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    return set(out.stdout.split())
+
+
+def test_ingest_imports_no_redis_dramatiq_or_http() -> None:
+    modules = [p.stem for p in (ROOT / "ingest").glob("*.py") if p.stem != "__init__"]
+    loaded = _modules_after("\n".join(f"import ingest.{m}" for m in modules))
+    assert not {"redis", "dramatiq", "requests", "urllib3", "http.client"} & loaded
+    assert not any(m.startswith(("worker", "laaffic_batch")) for m in loaded)
+
+
+def test_production_code_never_imports_the_sandbox() -> None:
+    modules = [f"worker.{p.stem}" for p in (ROOT / "worker").glob("*.py")
+               if p.stem not in ("__init__", "actors", "webhook", "run")]
+    loaded = _modules_after("\n".join(f"import {m}" for m in modules)
+                            + "\nimport laaffic_batch.cli")
+    assert "laaffic_batch.sandbox" not in loaded
+
+
+def test_help_imports_nothing_heavy() -> None:
+    loaded = _modules_after("import laaffic_batch.cli as c\nc.build_parser()")
+    assert not {"pandas", "pyarrow", "dramatiq", "redis", "phonenumbers"} & loaded
