@@ -11,12 +11,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import redis
 from conftest import _free_port, start_redis_server
 from pipeline_support import (
+    CLI,
     pipeline_env,
     run_cli,
     running_worker,
@@ -206,3 +208,68 @@ def test_worker_group_stops_cleanly_on_sigterm(tmp_path: Path, redis_url: str,
         time.sleep(2)
         stop_group(worker)
         assert worker.returncode == 0
+
+
+def _killed_mid_planning(proc: subprocess.Popen[bytes], started: Callable[[], bool]) -> None:
+    """Wait until the process has taken the work, then kill -9 its whole group."""
+    wait_for(started, timeout=30, interval=0.02)
+    time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+
+
+def test_watcher_killed_mid_file_resumes_without_loss_or_double(
+        tmp_path: Path, redis_url: str, redis_client: redis.Redis) -> None:
+    env = {**os.environ, "REDIS_URL": redis_url, "LAAFFIC_DATA_DIR": str(tmp_path / "data")}
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    config = write_config(tmp_path / "c.toml", chunk_size=50_000)
+    write_contacts(tmp_path / "big.csv", 600_000).rename(inbox / "big.csv")
+    with (tmp_path / "first.log").open("wb") as log:
+        first = subprocess.Popen([*CLI, "watch", str(inbox), "--config", str(config),
+                                  "--interval", "0.1"], env=env, stdout=log, stderr=log,
+                                 start_new_session=True)
+    _killed_mid_planning(first, lambda: (inbox / "processing" / "big.csv").exists())
+    assert (inbox / "processing" / "big.csv").exists()  # killed while it was in hand
+    again = run_cli(["watch", str(inbox), "--config", str(config), "--once", "--interval",
+                     "0.1"], env, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert (inbox / "done" / "big.csv").exists()
+    assert not list((inbox / "processing").glob("big*"))
+    result = json.loads((inbox / "done" / "big.csv.result.json").read_text())
+    ledger = Ledger(redis_client)
+    assert ledger.list_campaigns() == [result["campaign"]]  # one campaign, not two
+    assert sum(c["count"] for c in result["chunks"]) == result["accepted"] == 600_000
+
+
+def test_intake_killed_mid_job_is_taken_again_once(
+        tmp_path: Path, redis_url: str, redis_client: redis.Redis) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    env = {**os.environ, "REDIS_URL": redis_url, "LAAFFIC_DATA_DIR": str(tmp_path / "data"),
+           "LAAFFIC_INTAKE_ROOT": str(root), "LAAFFIC_INTAKE_CLAIM_IDLE_MS": "300"}
+    write_contacts(root / "big.csv", 600_000)
+    job = {"job_id": "big-1", "file": "big.csv",
+           "config": {"task": {"appId": "a", "agentId": 41},
+                      "batch": {"name": "crm", "default_country_code": "46"}}}
+    subprocess.run(["redis-cli", "-u", redis_url, "XADD", "laaffic:jobs", "*", "job",
+                    json.dumps(job)], check=True, capture_output=True, timeout=10)
+    with (tmp_path / "first.log").open("wb") as log:
+        first = subprocess.Popen([*CLI, "intake", "--consumer", "A"], env=env, stdout=log,
+                                 stderr=log, start_new_session=True)
+
+    def taken() -> bool:
+        try:
+            return int(redis_client.xpending("laaffic:jobs", "laaffic-batch")["pending"]) == 1
+        except redis.ResponseError:  # the group does not exist yet
+            return False
+
+    _killed_mid_planning(first, taken)
+    time.sleep(0.5)  # idle past the claim threshold
+    again = run_cli(["intake", "--once", "--consumer", "B"], env, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert int(redis_client.xpending("laaffic:jobs", "laaffic-batch")["pending"]) == 0
+    assert redis_client.xlen("laaffic:jobs:dead") == 0
+    campaigns = Ledger(redis_client).list_campaigns()
+    assert len(campaigns) == 1
+    assert redis_client.get("laaffic:job:big-1").decode() == campaigns[0]
