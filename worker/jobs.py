@@ -41,8 +41,8 @@ from ingest.config import TEXT_KEYS, CampaignConfig, config_from_mapping
 from ingest.errors import InputError, LaafficError
 from laaffic_batch.logs import get_logger
 from worker.connection import data_dir, redis_client
+from worker.shutdown import stop_on_signals
 from worker.submission import parse_at, submit_file
-from worker.watch import stop_on_signals
 
 JOB_FIELDS = ("job_id", "config", "contacts", "file", "at")
 PHONE_KEY = "calleeNumber"

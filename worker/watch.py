@@ -28,7 +28,6 @@ import errno
 import fcntl
 import os
 import shutil
-import signal
 import threading
 import time
 import tomllib
@@ -44,6 +43,7 @@ from ingest.errors import ConfigError, LaafficError
 from laaffic_batch.logs import get_logger
 from worker.connection import redis_client
 from worker.ledger import TERMINAL_STATES, Ledger
+from worker.shutdown import stop_on_signals
 from worker.submission import SubmitOutcome, submit_file
 
 PROCESSING, DONE, FAILED = "processing", "done", "failed"
@@ -107,23 +107,6 @@ def write_json_atomic(path: Path, obj: object) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n")
     os.replace(tmp, path)
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGTERM/SIGINT, so the loop finishes the work in hand and exits.
-    Signal handlers exist only in the main thread; elsewhere the event is just returned."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 @contextmanager
