@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest.numbers import utf8_bytes
 
 TEXT_KEYS = tuple(f"text{i}" for i in range(1, 11))
+# Bytes JSON strings must escape: control characters, the quote and the backslash.
+_QUOTE, _BACKSLASH = ord('"'), ord("\\")
 
 
 def entries_schema(text_keys: list[str]) -> pa.Schema:
@@ -24,19 +30,44 @@ def read_entries(path: Path, start: int, count: int) -> pa.Table:
 
 
 def entries_json(table: pa.Table) -> bytes:
-    """The JSON array for numberInfoList: one object per entry, empty texts left out."""
-    columns = {name: table.column(name).to_pylist() for name in table.column_names}
-    numbers = columns.pop("calleeNumber")
-    if not columns:
-        return orjson.dumps([{"calleeNumber": n} for n in numbers])
-    names = list(columns)
-    values = [columns[name] for name in names]
-    entries = []
-    for i, number in enumerate(numbers):
-        entry = {"calleeNumber": number}
-        for name, column in zip(names, values, strict=True):
-            text = column[i]
-            if text:
-                entry[name] = text
-        entries.append(entry)
-    return orjson.dumps(entries)
+    """The JSON array for numberInfoList: one object per entry, empty texts left out.
+
+    Byte for byte what orjson.dumps gives for the list of dicts, built column-wise with
+    Arrow string kernels (a Python dict per entry cost most of a chunk's submit time)."""
+    if table.num_rows == 0:
+        return b"[]"
+    number = _json_string(table.column("calleeNumber").combine_chunks())
+    parts: list[pa.Array | str] = ['{"calleeNumber":"', number, '"']
+    for name in table.column_names:
+        if name == "calleeNumber":
+            continue
+        text = table.column(name).combine_chunks()
+        present = pc.fill_null(pc.greater(pc.binary_length(text), 0), False)
+        member = pc.binary_join_element_wise(f',"{_json_key(name)}":"', _json_string(text),
+                                             '"', "")
+        parts.append(pc.if_else(present, member, ""))
+    parts.append("},")
+    objects = pc.binary_join_element_wise(*parts, "")  # each object with a comma after it
+    offsets, body = utf8_bytes(objects)
+    return b"[" + body[: offsets[-1] - 1].tobytes() + b"]"
+
+
+def _json_key(name: str) -> str:
+    return orjson.dumps(name).decode()[1:-1]
+
+
+def _json_string(values: pa.Array) -> pa.Array:
+    """Each value as the inside of a JSON string (orjson's escaping); null stays null.
+    Only values with a byte that needs escaping go through orjson, one by one."""
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = values.cast(pa.string())
+    offsets, data = utf8_bytes(values)
+    special = np.flatnonzero((data < 0x20) | (data == _QUOTE) | (data == _BACKSLASH))
+    if not special.size:
+        return values
+    rows = np.unique(np.searchsorted(offsets, special, side="right") - 1)
+    escaped = [orjson.dumps(value).decode()[1:-1]
+               for value in values.take(pa.array(rows)).to_pylist()]
+    mask = np.zeros(len(values), dtype=bool)
+    mask[rows] = True
+    return pc.replace_with_mask(values, pa.array(mask), pa.array(escaped, values.type))

@@ -8,12 +8,17 @@ do-not-call lists, strict validation, then de-duplication against accepted rows.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import hashlib
+import os
 import shutil
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +33,29 @@ from ingest.config import CampaignConfig
 from ingest.dedupe import SeenNumbers
 from ingest.entries import entries_schema
 from ingest.errors import InputError
-from ingest.numbers import REASONS, normalise_numbers
-from ingest.readers import ContactTable, open_contacts
+from ingest.numbers import (
+    EMPTY_TEXT,
+    NULL_TEXT,
+    REASON_CODES,
+    REASONS,
+    arrow_array,
+    arrow_strings,
+    normalise_to_int64,
+    numbers_as_digits,
+    numpy_bools,
+    reason_code,
+    reason_names,
+    utf8_bytes,
+)
+from ingest.readers import ContactTable, open_contacts, prefetch
 from ingest.rejects import DUPLICATES_SCHEMA, REJECTS_SCHEMA, RowLogWriter
 
+# Rows per batch while planning: the per-batch arrays stay cache-sized (the hash table's
+# probes are much faster for it) and the pipeline's memory small.
+BATCH_ROWS = 250_000
+# The de-duplication table is sized up front from the file's size for at most this many rows
+# (an estimate from the first rows can be far off); beyond that it grows as it fills.
+PRESIZE_MAX_ROWS = 20_000_000
 TEXT_MAX_CHARS = 30  # the API truncates longer values anyway; we do it visibly
 PREVIEW_ENTRIES = 5
 DIGEST_VERSION = b"laaffic-batch/plan/1"
@@ -117,28 +141,38 @@ def _campaign_digest(file_digest: str, config: CampaignConfig, run_id: str,
     return h.hexdigest()
 
 
-def _reason_texts(codes: pa.Array) -> pa.Array:
-    known = list(REASONS)
-    texts = pa.array([REASONS[c] for c in known], pa.string())
-    return pc.take(texts, pc.index_in(codes, value_set=pa.array(known, pa.string())))
+_REASON_TEXTS = arrow_strings([REASONS[name] if name else None for name in REASON_CODES])
+
+
+def _reason_columns(codes: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """reason_code and reason for rejected rows' int8 codes."""
+    return reason_names(codes), _REASON_TEXTS.take(arrow_array(codes))
+
+
+@dataclass
+class _Prepared:
+    """A batch with its numbers normalised (done ahead, on the reader's thread)."""
+
+    batch: pa.RecordBatch
+    numbers: np.ndarray
+    codes: np.ndarray
 
 
 class _Planner:
-    def __init__(self, table: ContactTable, columns: ColumnMap, config: CampaignConfig,
-                 work_dir: Path, keep_entries: bool) -> None:
+    def __init__(self, columns: ColumnMap, config: CampaignConfig, work_dir: Path,
+                 keep_entries: bool) -> None:
         batch = config.batch
-        self.table = table
         self.columns = columns
         self.country_code = batch.default_country_code
         self.required = list(batch.required_texts)
         self.text_keys = sorted(columns.texts, key=lambda k: int(k[4:]))
         self.suppressed = self._load_suppression(config)
         self.validator = self._strict_validator(config)
-        self.seen = SeenNumbers()
+        self.seen = SeenNumbers()  # replaced by one sized for the file once reading starts
         self.rows = 0
         self.accepted = 0
         self.truncated = 0
-        self.reasons: Counter[str] = Counter()
+        self.reason_counts = np.zeros(len(REASON_CODES), dtype=np.int64)
         self.preview: list[dict[str, str]] = []
         self.rejects = RowLogWriter(work_dir / "rejects.csv", REJECTS_SCHEMA)
         self.duplicates = RowLogWriter(work_dir / "duplicates.csv", DUPLICATES_SCHEMA)
@@ -146,6 +180,16 @@ class _Planner:
         self.entries_path = work_dir / "entries.arrow" if keep_entries else None
         self.entries = (pa.ipc.new_file(str(self.entries_path), self.entries_schema)
                         if self.entries_path else None)
+
+    @property
+    def needed_columns(self) -> list[str]:
+        return [self.columns.phone, *(self.columns.texts[key] for key in self.text_keys)]
+
+    @property
+    def reasons(self) -> Counter[str]:
+        counts = {str(REASON_CODES[code]): int(count)
+                  for code, count in enumerate(self.reason_counts) if count}
+        return Counter(dict(sorted(counts.items())))  # ties in most_common: by name
 
     @staticmethod
     def _load_suppression(config: CampaignConfig) -> np.ndarray | None:
@@ -163,92 +207,174 @@ class _Planner:
 
         return StrictValidator(mobile_only=config.batch.mobile_only)
 
+    def prepare(self, batch: pa.RecordBatch) -> _Prepared:
+        """The part of a batch's work that needs no earlier batch: numbers and their codes."""
+        result = normalise_to_int64(batch.column(self.columns.phone), self.country_code)
+        return _Prepared(batch, result.numbers, result.codes)
+
     def close(self) -> None:
         self.rejects.close()
         self.duplicates.close()
         if self.entries is not None:
             self.entries.close()
 
-    def add(self, batch: pa.RecordBatch) -> None:
-        n = batch.num_rows
-        rows = np.arange(self.rows + 1, self.rows + n + 1, dtype=np.int64)
-        self.rows += n
-        raw = batch.column(self.columns.phone)
-        norm = normalise_numbers(raw, self.country_code)
-        digits, reason = norm.digits, norm.reason
-
-        texts: dict[str, pa.Array] = {}
-        too_long: dict[str, pa.Array] = {}
-        for key in self.text_keys:
-            value = pc.utf8_trim_whitespace(batch.column(self.columns.texts[key]))
-            too_long[key] = pc.greater(pc.utf8_length(value), TEXT_MAX_CHARS)
-            texts[key] = pc.utf8_slice_codeunits(value, 0, TEXT_MAX_CHARS)
+    def add(self, prepared: _Prepared) -> None:
+        batch, numbers, codes = prepared.batch, prepared.numbers, prepared.codes
+        row_base = self.rows + 1  # data row of the batch's first row
+        self.rows += batch.num_rows
+        # Later rules only look at rows the earlier ones left valid.
         for key in self.required:
-            missing = pc.and_(pc.is_null(reason), pc.equal(texts[key], ""))
-            reason = pc.if_else(missing, pa.scalar("missing_text"), reason)
-
+            codes[self._missing_text(batch, key, codes == 0)] = reason_code("missing_text")
         if self.suppressed is not None and len(self.suppressed):
-            reason = self._mark_suppressed(reason, digits)
+            valid = np.flatnonzero(codes == 0)
+            hits = np.isin(numbers[valid], self.suppressed)
+            codes[valid[hits]] = reason_code("suppressed")
         if self.validator is not None:
-            valid = pc.is_null(reason)
-            verdicts = self.validator.check(pc.filter(digits, valid))
-            reason = pc.replace_with_mask(reason, valid, verdicts)
+            valid = np.flatnonzero(codes == 0)
+            verdicts = self.validator.check(numbers_as_digits(numbers[valid]))
+            codes[valid] = _codes_of(verdicts)
 
-        valid_mask = pc.is_null(reason).to_numpy(zero_copy_only=False)
-        valid_idx = np.flatnonzero(valid_mask)
-        numbers = pc.cast(pc.filter(digits, valid_mask), pa.int64()).to_numpy()
-        is_new, first_row = self.seen.add_batch(numbers, rows[valid_idx])
-        accepted_idx = valid_idx[is_new]
-        dup_idx = valid_idx[~is_new]
-
-        self._write_rejects(rows, raw, reason, valid_mask)
-        if len(dup_idx):
+        raw = batch.column(self.columns.phone)
+        self._write_rejects(raw, codes, row_base)
+        valid_idx = np.flatnonzero(codes == 0)
+        is_new, first_rows = self.seen.add_batch(numbers[valid_idx], valid_idx + row_base)
+        duplicate = np.flatnonzero(~is_new)
+        if duplicate.size:
+            dup_idx = valid_idx.take(duplicate)
             self.duplicates.write({
-                "row": pa.array(rows[dup_idx]),
-                "value": pc.take(raw, dup_idx),
-                "number": pc.take(digits, dup_idx),
-                "first_row": pa.array(first_row[~is_new]),
+                "row": arrow_array(dup_idx + row_base),
+                "value": raw.take(arrow_array(dup_idx)),
+                "number": numbers_as_digits(numbers.take(dup_idx)),
+                "first_row": arrow_array(first_rows.take(duplicate)),
             })
-        self._accept(digits, texts, too_long, accepted_idx)
+            valid_idx = valid_idx.compress(is_new)
+        self._accept(batch, numbers, valid_idx)
 
-    def _mark_suppressed(self, reason: pa.Array, digits: pa.Array) -> pa.Array:
-        valid = pc.is_null(reason)
-        numbers = pc.cast(pc.filter(digits, valid), pa.int64()).to_numpy()
-        hits = pa.array(np.isin(numbers, self.suppressed))
-        verdicts = pc.if_else(hits, pa.scalar("suppressed"), pa.scalar(None, pa.string()))
-        return pc.replace_with_mask(reason, valid, verdicts)
+    def _missing_text(self, batch: pa.RecordBatch, key: str, valid: np.ndarray) -> np.ndarray:
+        text = batch.column(self.columns.texts[key])
+        blank = pc.equal(pc.utf8_trim_whitespace(text), EMPTY_TEXT)
+        return valid & numpy_bools(blank)
 
-    def _write_rejects(self, rows: np.ndarray, raw: pa.Array, reason: pa.Array,
-                       valid_mask: np.ndarray) -> None:
-        rejected_idx = np.flatnonzero(~valid_mask)
+    def _write_rejects(self, raw: pa.Array, codes: np.ndarray, row_base: int) -> None:
+        rejected_idx = np.flatnonzero(codes)
         if not len(rejected_idx):
             return
-        codes = pc.take(reason, rejected_idx)
-        values, counts = np.unique(codes.to_numpy(zero_copy_only=False), return_counts=True)
-        self.reasons.update({str(v): int(n) for v, n in zip(values, counts, strict=True)})
+        rejected_codes = codes.take(rejected_idx)
+        self.reason_counts += np.bincount(rejected_codes, minlength=len(REASON_CODES))
+        names, texts = _reason_columns(rejected_codes)
         self.rejects.write({
-            "row": pa.array(rows[rejected_idx]),
-            "value": pc.take(raw, rejected_idx),
-            "reason_code": codes,
-            "reason": _reason_texts(codes),
+            "row": arrow_array(rejected_idx + row_base),
+            "value": raw.take(arrow_array(rejected_idx)),
+            "reason_code": names,
+            "reason": texts,
         })
 
-    def _accept(self, digits: pa.Array, texts: dict[str, pa.Array],
-                too_long: dict[str, pa.Array], idx: np.ndarray) -> None:
+    def _accept(self, batch: pa.RecordBatch, numbers: np.ndarray, idx: np.ndarray) -> None:
+        """The accepted rows idx: counted, and kept as entries (a dry run keeps only the
+        first few, for the preview)."""
         if not len(idx):
             return
         self.accepted += len(idx)
-        columns: dict[str, pa.Array] = {"calleeNumber": pc.take(digits, idx)}
-        for key in self.text_keys:
-            value = pc.take(texts[key], idx)
-            columns[key] = pc.if_else(pc.equal(value, ""), pa.scalar(None, pa.string()), value)
-            self.truncated += pc.sum(pc.take(too_long[key], idx)).as_py() or 0
-        entries = pa.RecordBatch.from_pydict(columns, schema=self.entries_schema)
+        texts = {key: batch.column(self.columns.texts[key]) for key in self.text_keys}
+        self.truncated += sum(_count_too_long(text, idx) for text in texts.values())
         if self.entries is not None:
+            entries = self._entries(numbers, texts, idx)
             self.entries.write_batch(entries)
+        elif len(self.preview) < PREVIEW_ENTRIES:
+            entries = self._entries(numbers, texts, idx[:PREVIEW_ENTRIES])
+        else:
+            return
         if len(self.preview) < PREVIEW_ENTRIES:
-            for entry in entries.slice(0, PREVIEW_ENTRIES - len(self.preview)).to_pylist():
-                self.preview.append({k: v for k, v in entry.items() if v})
+            self._add_preview(entries)
+
+    def _entries(self, numbers: np.ndarray, texts: dict[str, pa.Array],
+                 idx: np.ndarray) -> pa.RecordBatch:
+        indices = arrow_array(idx)
+        columns: dict[str, pa.Array] = {"calleeNumber": numbers_as_digits(numbers[idx])}
+        for key, text in texts.items():
+            columns[key] = _entry_text(text.take(indices))
+        return pa.RecordBatch.from_pydict(columns, schema=self.entries_schema)
+
+    def _add_preview(self, entries: pa.RecordBatch) -> None:
+        for entry in entries.slice(0, PREVIEW_ENTRIES - len(self.preview)).to_pylist():
+            self.preview.append({k: v for k, v in entry.items() if v})
+
+
+def _same(batch: pa.RecordBatch) -> pa.RecordBatch:
+    return batch
+
+
+def _codes_of(verdicts: pa.Array) -> np.ndarray:
+    """Reason names (null = passes) as int8 codes."""
+    names = arrow_strings([name or "" for name in REASON_CODES])
+    codes = pc.index_in(verdicts.fill_null(EMPTY_TEXT), value_set=names)  # all are known
+    return np.frombuffer(codes.buffers()[1], dtype=np.int32)[: len(codes)].astype(np.int8)
+
+
+def _entry_text(values: pa.Array) -> pa.Array:
+    """A text as the API gets it: trimmed, at most TEXT_MAX_CHARS, null when empty."""
+    value = pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(values), 0, TEXT_MAX_CHARS)
+    return pc.if_else(pc.equal(value, EMPTY_TEXT), NULL_TEXT, value)
+
+
+def _count_too_long(text: pa.Array, idx: np.ndarray) -> int:
+    """How many of the rows idx have a text longer than TEXT_MAX_CHARS once trimmed. Only
+    values of more than TEXT_MAX_CHARS bytes can be, so only those are looked at."""
+    offsets, _ = utf8_bytes(text)
+    long_rows = np.flatnonzero(np.diff(offsets) > TEXT_MAX_CHARS)
+    if long_rows.size:  # ...and accepted (idx is sorted)
+        at = np.minimum(np.searchsorted(idx, long_rows), len(idx) - 1)
+        long_rows = long_rows.compress(idx.take(at) == long_rows)
+    if not long_rows.size:
+        return 0
+    values = pc.utf8_trim_whitespace(text.take(arrow_array(long_rows)))
+    lengths = np.frombuffer(pc.utf8_length(values).buffers()[1], dtype=np.int32)
+    return int(np.count_nonzero(lengths[: len(values)] > TEXT_MAX_CHARS))
+
+
+# Two process-wide settings for the length of a plan, both put back afterwards:
+# - glibc's malloc returns big freed blocks to the kernel at once, so every batch's numpy
+#   temporaries would come back as fresh pages, each page fault slow (more so in a VM):
+#   on a 10M-row file that was more kernel time than the parse. Freed memory is kept for
+#   reuse instead, and released at the end.
+# - The cyclic garbage collector would walk all objects again and again for the few
+#   containers a batch makes; it is paused.
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_DEFAULT_TRIM_THRESHOLD = 128 * 1024  # glibc's defaults
+_DEFAULT_MMAP_THRESHOLD = 128 * 1024
+
+
+@contextlib.contextmanager
+def _bulk_mode() -> Iterator[None]:
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, 256 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+        libc.mallopt(_M_TOP_PAD, 64 << 20)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+        if libc is not None:
+            libc.mallopt(_M_TOP_PAD, 0)
+            libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+            libc.mallopt(_M_MMAP_THRESHOLD, _DEFAULT_MMAP_THRESHOLD)
+            libc.malloc_trim(0)
+
+
+def _glibc() -> Any:
+    try:
+        if not os.confstr("CS_GNU_LIBC_VERSION"):
+            return None
+    except (ValueError, OSError, AttributeError):  # not glibc, or not POSIX
+        return None
+    try:
+        return ctypes.CDLL(None)  # the process's own C library
+    except OSError:
+        return None
 
 
 def plan_file(path: str | Path, config: CampaignConfig, *, data_dir: Path, run_id: str = "",
@@ -259,19 +385,38 @@ def plan_file(path: str | Path, config: CampaignConfig, *, data_dir: Path, run_i
     (Plan.entries_file) for the chunk store; a dry run does without."""
     path = Path(path)
     table = open_contacts(path, sheet=sheet)
+    sample = table.sample()
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        # The de-duplication table is sized for the whole file and its pages touched
+        # (a tenth of a second or more for a big file) while the rest gets going.
+        expected = min(table.estimated_rows(sample), PRESIZE_MAX_ROWS)
+        seen = helper.submit(SeenNumbers, expected)
+        return _plan(path, table, sample, config, data_dir, run_id, sheet, keep_entries,
+                     on_progress, seen)
+
+
+def _plan(path: Path, table: ContactTable, sample: pa.RecordBatch, config: CampaignConfig,
+          data_dir: Path, run_id: str, sheet: str | int | None, keep_entries: bool,
+          on_progress: ProgressCallback | None, seen: Future[SeenNumbers]) -> Plan:
     columns = map_columns(table.columns, config.columns, source=str(path),
-                          sample=table.sample(), has_header=table.has_header)
+                          sample=sample, has_header=table.has_header)
     file_digest = _FileDigest(path)
     data_dir.mkdir(parents=True, exist_ok=True)
     work_dir = data_dir / f".plan-{uuid.uuid4().hex[:12]}"
     work_dir.mkdir()
     try:
-        planner = _Planner(table, columns, config, work_dir, keep_entries)
+        planner = _Planner(columns, config, work_dir, keep_entries)
         try:
-            for batch in table.batches():
-                planner.add(batch)
-                if on_progress is not None:
-                    on_progress(table.bytes_read, table.size_bytes)
+            # Three stages, each on its own thread, a batch or two apart (Arrow and numpy
+            # release the GIL): parsing, normalising, and here de-duplicating and writing.
+            batches = table.batches(BATCH_ROWS, planner.needed_columns)
+            with _bulk_mode(), prefetch(batches, _same) as parsed, \
+                    prefetch(parsed, planner.prepare) as prepared:
+                planner.seen = seen.result()
+                for item in prepared:
+                    planner.add(item)
+                    if on_progress is not None:
+                        on_progress(table.bytes_read, table.size_bytes)
         finally:
             planner.close()
         if planner.rows == 0:
@@ -285,7 +430,8 @@ def plan_file(path: str | Path, config: CampaignConfig, *, data_dir: Path, run_i
         shutil.rmtree(work_dir, ignore_errors=True)
         raise
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int) if sizes else []
-    rejected = sum(planner.reasons.values())
+    reasons = planner.reasons
+    rejected = sum(reasons.values())
     return Plan(
         campaign=campaign,
         digest=digest,
@@ -295,7 +441,7 @@ def plan_file(path: str | Path, config: CampaignConfig, *, data_dir: Path, run_i
         rejected=rejected,
         duplicates=planner.duplicates.rows,
         truncated_texts=planner.truncated,
-        reject_reasons=dict(planner.reasons.most_common()),
+        reject_reasons=dict(reasons.most_common()),
         chunks=[ChunkSpec(i, name, size, int(start))
                 for i, (name, size, start) in enumerate(zip(names, sizes, starts, strict=True))],
         rejects_file=out_dir / "rejects.csv",

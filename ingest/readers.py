@@ -11,17 +11,19 @@ import datetime as dt
 import gzip
 import io
 import json
+import queue
+import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 import python_calamine
 
 from ingest.columns import generated_names, looks_like_phone, unique_column_names
@@ -29,9 +31,9 @@ from ingest.encoding import decode_sample, detect_encoding, looks_binary, read_s
 from ingest.errors import InputError
 
 DEFAULT_BATCH_ROWS = 500_000
-# pyarrow's streaming CSV reader keeps ~35 blocks in flight: 2 MiB blocks bound that to ~70 MB
+# pyarrow's streaming CSV reader reads ~32 blocks ahead: 1 MiB blocks bound that to ~35 MB
 # while parsing as fast as bigger ones. A single row must fit in one block.
-BLOCK_BYTES = 2 << 20
+BLOCK_BYTES = 1 << 20
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITED_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": ","}  # -> delimiter tried first
 EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
@@ -65,13 +67,20 @@ class ContactTable:
     def schema(self) -> pa.Schema:
         return pa.schema([(name, pa.string()) for name in self.columns])
 
-    def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS,
+                columns: Iterable[str] | None = None) -> Iterator[pa.RecordBatch]:
         """The data rows in file order, batch_rows per batch (the last may be shorter).
+        `columns`: only these, in this order (fewer to re-cut and hand on).
         Raises InputError when the file turns out unreadable part-way."""
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
+        wanted = list(dict.fromkeys(columns)) if columns is not None else None
         self.bytes_read = 0
-        yield from rebatch(self._read(batch_rows), batch_rows)
+        stream = self._read(batch_rows)
+        if wanted is not None:
+            stream = (batch if batch.schema.names == wanted else batch.select(wanted)
+                      for batch in stream)
+        yield from rebatch(stream, batch_rows)
         self.bytes_read = self.size_bytes
 
     def sample(self, rows: int = 1000) -> pa.RecordBatch:
@@ -83,8 +92,68 @@ class ContactTable:
             stream.close()
         return first if first is not None else pa.RecordBatch.from_pylist([], schema=self.schema)
 
+    def estimated_rows(self, sample: pa.RecordBatch | None = None) -> int:
+        """About how many data rows the file holds, to size work ahead; 0 when unknown.
+        `sample`: the first rows, if already read."""
+        return 0
+
     def _read(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
         raise NotImplementedError
+
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+@contextmanager
+def prefetch(items: Iterator[T], work: Callable[[T], U],
+             depth: int = 1) -> Iterator[Iterator[U]]:
+    """work(item) for each item, on a background thread that runs up to `depth` results
+    ahead of the consumer (Arrow and numpy release the GIL, so reading and computing
+    overlap). An exception on that thread is raised to the consumer; leaving the block
+    stops the thread and closes `items`."""
+    results: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    finished = object()
+
+    def put(entry: tuple[Any, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                results.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((work(item), None)):
+                    return
+            put((finished, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((None, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    def consume() -> Iterator[U]:
+        while True:
+            result, error = results.get()
+            if error is not None:
+                raise error
+            if result is finished:
+                return
+            yield result
+
+    thread = threading.Thread(target=produce, name="prefetch", daemon=True)
+    thread.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        thread.join()
 
 
 def rebatch(batches: Iterable[pa.RecordBatch], batch_rows: int) -> Iterator[pa.RecordBatch]:
@@ -165,10 +234,12 @@ class DelimitedTable(ContactTable):
 
         read_options = pa_csv.ReadOptions(
             column_names=self.columns, skip_rows_after_names=1 if self.has_header else 0,
-            block_size=BLOCK_BYTES, encoding=_arrow_encoding(self.encoding))
+            block_size=BLOCK_BYTES, encoding=_arrow_encoding(self.encoding),
+            use_threads=False)  # parsing is no faster threaded; read-ahead costs memory
         parse_options = pa_csv.ParseOptions(
             delimiter=self.delimiter or _NO_DELIMITER, newlines_in_values=True,
             invalid_row_handler=remember_bad_row)
+        # Every column is converted, wanted or not: that is what checks its UTF-8.
         convert_options = pa_csv.ConvertOptions(
             column_types=dict.fromkeys(self.columns, pa.string()),
             strings_can_be_null=False, quoted_strings_can_be_null=False)
@@ -189,6 +260,17 @@ class DelimitedTable(ContactTable):
                                  ) from exc
             except (pa.ArrowInvalid, OSError, EOFError, zlib.error) as exc:
                 raise InputError(self._parse_failure(exc, rows, bad_rows)) from exc
+
+    def estimated_rows(self, sample: pa.RecordBatch | None = None) -> int:
+        if self.gzipped:
+            return 0  # the compressed size says little about the rows
+        sample = self.sample() if sample is None else sample
+        if sample.num_rows == 0:
+            return 0
+        # Field bytes plus one delimiter or newline per field; quotes make it a bit low.
+        row_bytes = sum(pc.sum(pc.binary_length(column)).as_py() or 0
+                        for column in sample.columns) + sample.num_rows * sample.num_columns
+        return int(self.size_bytes * sample.num_rows / max(row_bytes, 1))
 
     def _parse_failure(self, exc: Exception, rows: int, bad_rows: list[Any]) -> str:
         label, message = str(self.path), _one_line(str(exc))
@@ -300,6 +382,9 @@ def _one_line(text: str) -> str:
 class WorkbookTable(ContactTable):
     _worksheet: Any = field(default=None, repr=False)  # the loaded calamine sheet
 
+    def estimated_rows(self, sample: pa.RecordBatch | None = None) -> int:
+        return int(self._worksheet.height)
+
     def _read(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
         rows = _nonblank_rows(self._worksheet.iter_rows())
         if self.has_header:
@@ -407,11 +492,16 @@ def _text_batch(columns: list[list[str]], schema: pa.Schema) -> pa.RecordBatch:
 
 @dataclass(kw_only=True, eq=False)
 class ParquetTable(ContactTable):
+    row_count: int = 0
+
+    def estimated_rows(self, sample: pa.RecordBatch | None = None) -> int:
+        return self.row_count
+
     def _read(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
         label = str(self.path)
         rows = 0
         try:
-            with pq.ParquetFile(self.path) as parquet:
+            with _parquet_file(self.path) as parquet:
                 total = max(parquet.metadata.num_rows, 1)
                 for batch in parquet.iter_batches(batch_size=batch_rows):
                     rows += batch.num_rows
@@ -423,9 +513,15 @@ class ParquetTable(ContactTable):
                              f"({_one_line(str(exc))})") from exc
 
 
+def _parquet_file(path: Path) -> Any:
+    import pyarrow.parquet as pq  # only for Parquet input: a dry run of a CSV starts faster
+
+    return pq.ParquetFile(path)
+
+
 def _open_parquet(path: Path, label: str, size: int) -> ParquetTable:
     try:
-        with pq.ParquetFile(path) as parquet:
+        with _parquet_file(path) as parquet:
             names = list(parquet.schema_arrow.names)
             row_count = parquet.metadata.num_rows
     except (pa.ArrowException, OSError) as exc:
@@ -437,7 +533,7 @@ def _open_parquet(path: Path, label: str, size: int) -> ParquetTable:
         raise InputError(f"{label}: has columns ({', '.join(columns)}) but no rows; "
                          "export the contacts again")
     return ParquetTable(path=path, format="parquet", columns=columns, has_header=True,
-                        size_bytes=size)
+                        size_bytes=size, row_count=row_count)
 
 
 def arrow_text(array: pa.Array) -> pa.Array:

@@ -7,10 +7,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-import pyarrow.compute as pc
 
 from ingest.columns import map_columns
-from ingest.numbers import normalise_numbers
+from ingest.numbers import normalise_to_int64
 from ingest.readers import open_contacts
 
 
@@ -20,10 +19,9 @@ def load_suppression(paths: Iterable[Path], default_country_code: str | None) ->
         table = open_contacts(path)
         phone = map_columns(table.columns, {}, source=str(path), sample=table.sample(),
                             has_header=table.has_header).phone
-        for batch in table.batches():
-            norm = normalise_numbers(batch.column(phone), default_country_code)
-            valid = pc.filter(norm.digits, pc.is_null(norm.reason))
-            parts.append(pc.cast(valid, "int64").to_numpy())
+        for batch in table.batches(columns=[phone]):
+            result = normalise_to_int64(batch.column(phone), default_country_code)
+            parts.append(result.numbers[result.codes == 0])
     if not parts:
         return np.empty(0, dtype=np.int64)
     return np.unique(np.concatenate(parts))

@@ -18,6 +18,35 @@ def test_first_occurrence_wins_across_batches() -> None:
     assert len(seen) == 3
 
 
+def test_the_table_grows_past_its_first_guess_and_keeps_every_row() -> None:
+    rng = np.random.default_rng(5)
+    numbers = rng.integers(10**5, 10**5 + 30_000, size=50_000)
+    seen = SeenNumbers(expected=100)
+    first: dict[int, int] = {}
+    for start in range(0, len(numbers), 7_000):
+        batch = numbers[start:start + 7_000]
+        rows = np.arange(start + 1, start + len(batch) + 1)
+        new, first_row = seen.add_batch(batch, rows)
+        for value, row, is_new, got in zip(batch.tolist(), rows.tolist(), new, first_row,
+                                           strict=True):
+            assert is_new == (value not in first)
+            first.setdefault(value, row)
+            assert got == first[value]
+    assert len(seen) == len(first)
+    assert seen.contains(np.array([*list(first)[:5], 7, 10**5 + 30_000])).tolist() == [
+        True] * 5 + [False, False]
+
+
+def test_rows_beyond_32_bits_are_remembered_exactly() -> None:
+    seen = SeenNumbers()
+    start = 2**31 - 2
+    new, first = seen.add_batch(np.array([5, 6, 5, 7]), np.arange(start, start + 4))
+    assert new.tolist() == [True, True, False, True]
+    assert first.tolist() == [start, start + 1, start, start + 3]
+    new, first = seen.add_batch(np.array([7, 8]), np.array([2**40, 2**40 + 1]))
+    assert first.tolist() == [start + 3, 2**40 + 1]
+
+
 @given(st.lists(st.lists(st.integers(1, 30), max_size=20), max_size=6))
 def test_matches_a_plain_set(batches: list[list[int]]) -> None:
     seen = SeenNumbers()

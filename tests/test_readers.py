@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.errors import InputError
-from ingest.readers import ContactTable, float_text, open_contacts
+from ingest.readers import ContactTable, float_text, open_contacts, prefetch
 
 
 def read_rows(table: ContactTable, batch_rows: int = 500_000) -> list[dict[str, str]]:
@@ -184,6 +185,62 @@ def test_many_rows_stream_in_several_batches_in_order(tmp_path: Path) -> None:
         phones.extend(batch.column("phone").to_pylist())
     assert sizes == [50_000, 50_000, 20_000]
     assert phones == [f"4670{i:07d}" for i in range(count)]
+
+
+def test_only_the_columns_asked_for_in_that_order(tmp_path: Path) -> None:
+    csv_path = write(tmp_path / "c.csv", b"id,phone,name\n1,46701234567,Anna\n")
+    jsonl_path = write(tmp_path / "c.jsonl", b'{"id": 1, "phone": "46701234567", "name": "A"}\n')
+    for path in (csv_path, jsonl_path):
+        table = open_contacts(path)
+        batch = next(table.batches(columns=["name", "phone", "name"]))
+        assert batch.schema.names == ["name", "phone"]
+        assert batch.column("phone").to_pylist() == ["46701234567"]
+
+
+def test_ragged_rows_are_refused_even_in_columns_not_asked_for(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.csv", b"phone,name\n46701234567,A\n46701234568,B,extra\n")
+    with pytest.raises(InputError, match="has 3 fields"):
+        list(open_contacts(path).batches(columns=["phone"]))
+
+
+def test_row_estimate_is_near_the_real_count(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    with path.open("w", encoding="utf-8") as stream:
+        stream.write("phone,name\n")
+        stream.writelines(f"4670{i:07d},Name {i % 97}\n" for i in range(20_000))
+    table = open_contacts(path)
+    assert 18_000 <= table.estimated_rows(table.sample()) <= 22_000
+
+
+def test_prefetch_hands_over_results_in_order_and_errors_where_they_happen() -> None:
+    with prefetch(iter(range(50)), lambda i: i * i) as squares:
+        assert list(squares) == [i * i for i in range(50)]
+
+    def items() -> Iterator[int]:
+        yield 1
+        raise InputError("broken.csv: cut short")
+
+    with pytest.raises(InputError, match="cut short"), prefetch(items(), str) as results:
+        assert next(results) == "1"
+        next(results)
+
+
+def test_prefetch_stops_reading_when_the_consumer_leaves_early() -> None:
+    produced: list[int] = []
+    closed: list[bool] = []
+
+    def items() -> Iterator[int]:
+        try:
+            for i in range(1000):
+                produced.append(i)
+                yield i
+        finally:
+            closed.append(True)
+
+    with pytest.raises(RuntimeError), prefetch(items(), lambda i: i) as results:
+        next(results)
+        raise RuntimeError("consumer failed")
+    assert closed == [True] and len(produced) < 10
 
 
 def test_sample_returns_the_first_rows(tmp_path: Path) -> None:
@@ -405,6 +462,19 @@ def test_invalid_utf8_beyond_the_sample_fails_mid_stream(tmp_path: Path) -> None
     table = open_contacts(path)
     assert table.encoding == "utf-8"
     with pytest.raises(InputError, match=r"late\.csv\.gz: bytes that are not valid UTF-8"):
+        read_rows(table)
+
+
+def test_a_character_cut_across_two_values_is_not_utf8(tmp_path: Path) -> None:
+    # Each value alone is invalid, though their bytes together spell "é". (Gzip files are
+    # sniffed from their head only, so the bad bytes are met while streaming.)
+    path = tmp_path / "cut.csv.gz"
+    with gzip.open(path, "wb") as stream:
+        stream.write(b"phone,name\n" + b"46701234567,Zo\xc3\xab\n" * 100_000
+                     + b"46701234567,x\xc3\n46701234568,\xa9y\n")
+    table = open_contacts(path)
+    assert table.encoding == "utf-8"
+    with pytest.raises(InputError, match=r"cut\.csv\.gz: bytes that are not valid UTF-8"):
         read_rows(table)
 
 
