@@ -31,7 +31,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     sheet = _sheet(args.sheet)
     if args.dry_run:
         from ingest.plan import plan_file
-        from worker.connection import data_dir
+        from worker.paths import data_dir
 
         with byte_progress(f"reading {path.name}") as bar:
             plan = plan_file(path, config, data_dir=data_dir(), run_id=args.run_id or "",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
@@ -13,8 +12,8 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
 from worker.embedded import ensure_embedded_redis
+from worker.paths import data_dir
 
-DEFAULT_DATA_DIR = ".laaffic"
 # Long enough for blocking reads (XREADGROUP BLOCK, BRPOP) of up to ~25 s on this client.
 SOCKET_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5.0
@@ -24,13 +23,6 @@ RETRIES = 10
 
 _announced_urls: set[str] = set()
 _announce_lock = threading.Lock()
-
-
-def data_dir() -> Path:
-    """LAAFFIC_DATA_DIR, default ./.laaffic; created on demand."""
-    directory = Path(os.environ.get("LAAFFIC_DATA_DIR") or DEFAULT_DATA_DIR)
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
 
 
 def resolve_redis_url() -> str:
