@@ -155,3 +155,34 @@ def log_events(text: str, name: str) -> list[dict[str, Any]]:
             if event.get("event") == name:
                 found.append(event)
     return found
+
+
+def open_test_campaign(tmp_path: Path, client: Any, rows: int = 30, chunk_size: int = 10,
+                       extra_batch: str = "", agent_id: int = 41, columns: str = "") -> str:
+    """Plan `rows` generated contacts and open the campaign in the ledger (no queue)."""
+    from ingest.config import load_config
+    from ingest.plan import plan_file
+    from worker.submission import open_campaign
+
+    config = load_config(write_config(tmp_path / "c.toml", chunk_size=chunk_size,
+                                      extra_batch=extra_batch, agent_id=agent_id,
+                                      columns=columns))
+    plan = plan_file(write_contacts(tmp_path / "contacts.csv", rows), config,
+                     data_dir=tmp_path / "data", keep_entries=True)
+    assert open_campaign(client, plan, config)
+    return plan.campaign
+
+
+def make_submitter(client: Any, sandbox: SandboxServer, log: LogCapture,
+                   policy: Any = None, webhook: Any = None) -> Any:
+    """A ChunkSubmitter talking to the sandbox, with fast retries unless told otherwise."""
+    from worker.chunk_submitter import ChunkSubmitter, ThreadLocalClients
+    from worker.client import Credentials, LaafficClient
+    from worker.policy import RetryPolicy
+
+    credentials = Credentials(API_KEY, API_SECRET)
+    clients = ThreadLocalClients(lambda: LaafficClient(sandbox.url, credentials,
+                                                       read_timeout=10))
+    policy = policy or RetryPolicy(backoff_min_ms=10, backoff_max_ms=50, busy_ms=20,
+                                   cap_wait_ms=10)
+    return ChunkSubmitter(client, clients, policy, lease_seconds=30, log=log, webhook=webhook)

@@ -7,37 +7,20 @@ import threading
 from pathlib import Path
 
 import redis
-from pipeline_support import API_KEY, API_SECRET, LogCapture, write_config, write_contacts
+from pipeline_support import LogCapture, make_submitter, open_test_campaign
 
-from ingest.config import load_config
-from ingest.plan import plan_file
 from laaffic_batch.sandbox import Faults, SandboxServer
-from worker.chunk_submitter import ChunkSubmitter, Done, RetryAfter, ThreadLocalClients
-from worker.client import Credentials, LaafficClient
+from worker.chunk_submitter import Done, RetryAfter
 from worker.ledger import Ledger
-from worker.policy import RetryPolicy
-from worker.submission import open_campaign
-
-FAST = RetryPolicy(backoff_min_ms=10, backoff_max_ms=50, busy_ms=20, cap_wait_ms=10)
 
 
 def _campaign(tmp_path: Path, client: redis.Redis, rows: int = 30, chunk_size: int = 10,
               extra_batch: str = "", agent_id: int = 41) -> str:
-    config = load_config(write_config(tmp_path / "c.toml", chunk_size=chunk_size,
-                                      extra_batch=extra_batch, agent_id=agent_id,
-                                      columns='text1 = "first_name"'))
-    plan = plan_file(write_contacts(tmp_path / "contacts.csv", rows), config,
-                     data_dir=tmp_path / "data", keep_entries=True)
-    assert open_campaign(client, plan, config)
-    return plan.campaign
+    return open_test_campaign(tmp_path, client, rows, chunk_size, extra_batch, agent_id,
+                              columns='text1 = "first_name"')
 
 
-def _submitter(client: redis.Redis, sandbox: SandboxServer, log: LogCapture,
-               policy: RetryPolicy = FAST) -> ChunkSubmitter:
-    credentials = Credentials(API_KEY, API_SECRET)
-    clients = ThreadLocalClients(lambda: LaafficClient(sandbox.url, credentials,
-                                                       read_timeout=10))
-    return ChunkSubmitter(client, clients, policy, lease_seconds=30, log=log)
+_submitter = make_submitter
 
 
 def test_submits_each_chunk_once_and_records_key_ids(

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import redis
 from pipeline_support import (
-    API_KEY,
-    API_SECRET,
     LogCapture,
+    make_submitter,
+    open_test_campaign,
     pipeline_env,
     run_cli,
     running_worker,
@@ -28,20 +28,14 @@ from pipeline_support import (
     write_contacts,
 )
 
-from ingest.config import load_config
 from ingest.errors import LaafficError
-from ingest.plan import plan_file
 from laaffic_batch.cli import main
 from laaffic_batch.sandbox import Faults, SandboxServer
-from worker.chunk_submitter import ChunkSubmitter, Done, Outcome, ThreadLocalClients
-from worker.client import Credentials, LaafficClient
+from worker.chunk_submitter import ChunkSubmitter, Done, Outcome
 from worker.ledger import Ledger
-from worker.policy import RetryPolicy
 from worker.reports import write_report
 from worker.results import DEFAULT_RESULTS_STREAM
-from worker.submission import open_campaign
 
-FAST = RetryPolicy(backoff_min_ms=10, backoff_max_ms=50, busy_ms=20, cap_wait_ms=10)
 CONTRACT_KEYS = {"campaign", "rows", "accepted", "rejected", "duplicates", "rejects_file",
                  "chunks"}
 REPORT_KEYS = CONTRACT_KEYS | {"state", "completed_at", "submitted", "failed"}
@@ -93,22 +87,8 @@ def receiver() -> Iterator[Receiver]:
     server.stop()
 
 
-def _campaign(tmp_path: Path, client: redis.Redis, rows: int, chunk_size: int,
-              extra_batch: str = "") -> str:
-    config = load_config(write_config(tmp_path / "c.toml", chunk_size=chunk_size,
-                                      extra_batch=extra_batch))
-    plan = plan_file(write_contacts(tmp_path / "contacts.csv", rows), config,
-                     data_dir=tmp_path / "data", keep_entries=True)
-    assert open_campaign(client, plan, config)
-    return plan.campaign
-
-
-def _submitter(client: redis.Redis, sandbox: SandboxServer, log: LogCapture,
-               webhook: Any = None) -> ChunkSubmitter:
-    credentials = Credentials(API_KEY, API_SECRET)
-    clients = ThreadLocalClients(lambda: LaafficClient(sandbox.url, credentials,
-                                                       read_timeout=10))
-    return ChunkSubmitter(client, clients, FAST, lease_seconds=30, log=log, webhook=webhook)
+_campaign = open_test_campaign
+_submitter = make_submitter
 
 
 def _until_done(submitter: ChunkSubmitter, campaign: str, index: int) -> Outcome:

@@ -6,12 +6,9 @@ import time
 from pathlib import Path
 
 import redis
-from pipeline_support import LogCapture, write_config, write_contacts
+from pipeline_support import LogCapture, open_test_campaign
 
-from ingest.config import load_config
-from ingest.plan import plan_file
 from worker.ledger import Ledger
-from worker.submission import open_campaign
 from worker.sweeper import sweep
 
 
@@ -26,11 +23,7 @@ class RecordingActor:
 
 
 def _campaign(tmp_path: Path, client: redis.Redis) -> str:
-    config = load_config(write_config(tmp_path / "c.toml", chunk_size=10))
-    plan = plan_file(write_contacts(tmp_path / "in.csv", 40), config,
-                     data_dir=tmp_path / "data", keep_entries=True)
-    assert open_campaign(client, plan, config)
-    return plan.campaign
+    return open_test_campaign(tmp_path, client, rows=40, chunk_size=10)
 
 
 def test_resends_only_stale_non_terminal_chunks_once_per_period(
