@@ -111,6 +111,12 @@ def _detect_phone(columns: list[str], source: str, sample: pa.RecordBatch | None
         if candidates:
             raise InputError(f"{source}: several columns could hold the phone number "
                              f"({_listing(candidates)}); set [columns].phone to the one to call")
+        split = [d for d in (",", ";", "\t", "|") if len(columns) == 1 and d in columns[0]]
+        if split:
+            raise InputError(f"{source}: the header {columns[0]!r} looks like several columns, "
+                             f"but the rows do not split consistently on {split[0]!r}; make "
+                             "every row have as many fields as the header (quote values that "
+                             "contain the delimiter)")
         raise InputError(f"{source}: no phone column found among the columns "
                          f"{_listing(columns)}; set [columns].phone to the column holding "
                          "the numbers")

@@ -39,6 +39,8 @@ def _assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: s
     ("garbage.csv", bytes(range(256)) * 40, "garbage.csv"),
     ("contacts.pdf", b"%PDF-1.4", "contacts.pdf"),
     ("ambiguous.csv", b"phone,mobile\n46701234567,46701234568\n", "mobile"),
+    ("ragged.csv", b"phone,name\n46701234567\n46701234568,a,b,c\n46701234569\n",
+     "do not split consistently"),
 ])
 def test_bad_contact_files(tmp_path: Path, name: str, content: bytes, needle: str) -> None:
     path = tmp_path / name
