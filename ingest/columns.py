@@ -98,8 +98,20 @@ def _resolve(key: str, wanted: str, columns: list[str], source: str) -> str:
     loose = [name for name in columns if header_key(name) == header_key(wanted)]
     if len(loose) == 1:
         return loose[0]
+    _refuse_unsplit_header(columns, source)
     raise ConfigError(f"columns.{key} = {wanted!r}: {source} has no such column; "
                       f"columns found: {_listing(columns)}")
+
+
+def _refuse_unsplit_header(columns: list[str], source: str) -> None:
+    """One column whose name holds a delimiter: the rows did not split consistently, which
+    is the real problem to name (not a missing column)."""
+    split = [d for d in (",", ";", "\t", "|") if len(columns) == 1 and d in columns[0]]
+    if split:
+        raise InputError(f"{source}: the header {columns[0]!r} looks like several columns, "
+                         f"but the rows do not split consistently on {split[0]!r}; make "
+                         "every row have as many fields as the header (quote values that "
+                         "contain the delimiter)")
 
 
 def _detect_phone(columns: list[str], source: str, sample: pa.RecordBatch | None,
@@ -111,12 +123,7 @@ def _detect_phone(columns: list[str], source: str, sample: pa.RecordBatch | None
         if candidates:
             raise InputError(f"{source}: several columns could hold the phone number "
                              f"({_listing(candidates)}); set [columns].phone to the one to call")
-        split = [d for d in (",", ";", "\t", "|") if len(columns) == 1 and d in columns[0]]
-        if split:
-            raise InputError(f"{source}: the header {columns[0]!r} looks like several columns, "
-                             f"but the rows do not split consistently on {split[0]!r}; make "
-                             "every row have as many fields as the header (quote values that "
-                             "contain the delimiter)")
+        _refuse_unsplit_header(columns, source)
         raise InputError(f"{source}: no phone column found among the columns "
                          f"{_listing(columns)}; set [columns].phone to the column holding "
                          "the numbers")
