@@ -58,21 +58,6 @@ class SeenNumbers:
         self._count += int(np.count_nonzero(is_new))
         return is_new, first_row
 
-    def contains(self, numbers: np.ndarray) -> np.ndarray:
-        numbers = np.ascontiguousarray(numbers, dtype=np.int64)
-        found = np.zeros(len(numbers), dtype=bool)
-        slots = len(self._numbers)
-        pending = np.arange(len(numbers))
-        slot = _hash(numbers, slots)
-        while pending.size:
-            held = self._numbers.take(slot)
-            hit = held == numbers[pending]
-            found[pending[hit]] = True
-            go_on = ~hit & (held != _EMPTY)
-            pending = pending[go_on]
-            slot = _next(slot[go_on], slots)
-        return found
-
     def _grow(self, slots: int) -> None:
         used = self._numbers != _EMPTY
         numbers, first_rows = self._numbers[used], self._first_rows[used].astype(np.int64)

@@ -296,13 +296,6 @@ def _flag_rows(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return flagged
 
 
-def _at(data: np.ndarray, positions: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """data[positions] where present, else 0 (positions may be out of range elsewhere)."""
-    if data.size == 0:
-        return np.zeros(len(positions), dtype=np.uint8)
-    return np.where(present, data[np.where(present, positions, 0)], 0).astype(np.uint8)
-
-
 def _matches(values: pa.Array, rows: np.ndarray, pattern: str) -> np.ndarray:
     """Per row: rows[i] and the value matches pattern (the regex runs on those rows only)."""
     found = np.zeros(len(values), dtype=bool)

@@ -14,7 +14,7 @@ from pathlib import Path
 from ingest.errors import LaafficError
 
 PROG = "laaffic-batch"
-EXIT_OK, EXIT_FAILED_CHUNKS, EXIT_TIMEOUT = 0, 3, 4
+EXIT_OK = 0  # --wait exit codes (3 failed, 4 timeout) live in laaffic_batch/follow.py
 
 
 def _print_json(obj: object) -> None:

@@ -58,19 +58,6 @@ def test_expire_shortens_but_never_lengthens(store: ChunkStore) -> None:
             store.get("promo", index)
 
 
-def test_delete_campaign_removes_only_that_campaign(store: ChunkStore) -> None:
-    for index in range(3):
-        store.put("c[1]", index, entries(10), ttl=60)
-    store.put("c1", 0, b"[1]", ttl=60)
-    store.put("c[1]x", 0, b"[2]", ttl=60)
-    store.delete_campaign("c[1]")
-    for index in range(3):
-        with pytest.raises(ChunkMissing):
-            store.get("c[1]", index)
-    assert store.get("c1", 0) == b"[1]"
-    assert store.get("c[1]x", 0) == b"[2]"
-
-
 def test_non_positive_ttl_is_refused(store: ChunkStore) -> None:
     with pytest.raises(ValueError, match="ttl"):
         store.put("promo", 0, b"[]", ttl=0)

@@ -33,8 +33,6 @@ def test_the_table_grows_past_its_first_guess_and_keeps_every_row() -> None:
             first.setdefault(value, row)
             assert got == first[value]
     assert len(seen) == len(first)
-    assert seen.contains(np.array([*list(first)[:5], 7, 10**5 + 30_000])).tolist() == [
-        True] * 5 + [False, False]
 
 
 def test_rows_beyond_32_bits_are_remembered_exactly() -> None:

@@ -122,7 +122,6 @@ def test_expired_lease_lets_another_token_claim(ledger: Ledger) -> None:
     assert second.first_attempt_at == first.first_attempt_at  # set once, never moved
     # The worker whose lease ran out cannot park a chunk someone else is now sending.
     ledger.mark_waiting("promo-abc", 0, "slow-worker", API_ERROR, True, time.time())
-    ledger.release("promo-abc", 0, "slow-worker")
     assert ledger.chunk("promo-abc", 0).state == "sending"
 
 
@@ -164,14 +163,6 @@ def test_mark_waiting_counts_transient_failures_and_frees_the_chunk(ledger: Ledg
     ledger.claim("promo-abc", 0, "c", 60)
     assert ledger.mark_waiting("promo-abc", 0, "c", API_ERROR, True, 5.0) == 2
     assert ledger.chunk("promo-abc", 0).attempts == 3
-
-
-def test_release_gives_the_lease_back(ledger: Ledger) -> None:
-    make_campaign(ledger)
-    ledger.claim("promo-abc", 0, "a", 600)
-    ledger.release("promo-abc", 0, "a")
-    assert ledger.chunk("promo-abc", 0).state == "waiting"
-    assert ledger.claim("promo-abc", 0, "b", 600).outcome == "claimed"
 
 
 def finish_all_concurrently(ledger: Ledger, campaign: str, indices: list[int]) -> list[bool]:

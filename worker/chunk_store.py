@@ -10,7 +10,6 @@ import redis
 
 # Level 1 already gets most of the gain on this repetitive JSON at a fraction of the CPU.
 COMPRESSION_LEVEL = 1
-_GLOB_SPECIALS = "\\*?[]"
 
 
 class ChunkMissing(LookupError):
@@ -43,17 +42,6 @@ class ChunkStore:
         if remaining == -1 or remaining > wanted:  # -1: no expiry set; -2: no such key
             self._client.pexpire(key, wanted)
 
-    def delete_campaign(self, campaign: str) -> None:
-        pattern = f"{_escape_glob(self._prefix)}:chunks:{_escape_glob(campaign)}:*"
-        batch: list[bytes] = []
-        for key in self._client.scan_iter(match=pattern, count=1000):
-            batch.append(key)
-            if len(batch) >= 500:
-                self._client.unlink(*batch)
-                batch.clear()
-        if batch:
-            self._client.unlink(*batch)
-
     def _key(self, campaign: str, index: int | str) -> str:
         return f"{self._prefix}:chunks:{campaign}:{index}"
 
@@ -62,7 +50,3 @@ def _milliseconds(ttl: float) -> int:
     if ttl <= 0:
         raise ValueError(f"ttl must be positive seconds, got {ttl}")
     return max(1, round(ttl * 1000))
-
-
-def _escape_glob(text: str) -> str:
-    return "".join("\\" + char if char in _GLOB_SPECIALS else char for char in text)

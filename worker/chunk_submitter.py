@@ -28,7 +28,7 @@ from worker.chunk_store import ChunkMissing, ChunkStore
 from worker.client import LaafficClient
 from worker.errors import AlreadyExists, PermanentError, ProviderBusy, TransientError
 from worker.in_flight import InFlightLimiter
-from worker.ledger import CampaignMeta, Ledger, Transition
+from worker.ledger import CampaignMeta, ChunkRecord, Ledger, Transition
 from worker.outcomes import WebhookSender, announce_campaign_completed
 from worker.policy import RetryPolicy
 from worker.results import publish_chunk_result
@@ -102,18 +102,17 @@ class ChunkSubmitter:
             if claim.outcome == "leased":
                 wait = max((claim.lease_until or now) - now, 0.5)
                 return RetryAfter(int(wait * 1000) + self.policy.cap_delay_ms(), "leased")
-            return self._send(meta, index, token, claim.attempt, claim.first_attempt_at or now)
+            return self._send(meta, record, token, claim.attempt,
+                              claim.first_attempt_at or now)
 
     def _expired(self, meta: CampaignMeta, now: float) -> bool:
         max_age = float(meta.settings.get("max_age") or 0)
         start = meta.not_before or meta.created_at
         return bool(max_age) and now - start > max_age
 
-    def _send(self, meta: CampaignMeta, index: int, token: str, attempt: int,
+    def _send(self, meta: CampaignMeta, record: ChunkRecord, token: str, attempt: int,
               first_attempt_at: float) -> Outcome:
-        campaign = meta.campaign
-        record = self.ledger.chunk(campaign, index)
-        assert record is not None  # claimed a moment ago
+        campaign, index = meta.campaign, record.index
         try:
             entries = self.store.get(campaign, index)
         except ChunkMissing:
@@ -168,7 +167,6 @@ class ChunkSubmitter:
     def _retry_transient(self, meta: CampaignMeta, index: int, token: str, attempt: int,
                          exc: TransientError) -> Outcome:
         max_attempts = int(meta.settings.get("max_attempts") or 8)
-        delay = 0
         failures = self.ledger.mark_waiting(meta.campaign, index, token, _error(exc),
                                             transient=True, retry_at=time.time())
         if failures >= max_attempts:

@@ -43,6 +43,3 @@ class InFlightLimiter(RateLimiter):
 
     def _release(self) -> None:
         self.client.zrem(self.key, self.token)
-
-    def holders(self) -> int:
-        return int(self.client.zcard(self.key))

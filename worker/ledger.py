@@ -81,7 +81,6 @@ class Ledger:
         self._mark_submitted = client.register_script(ledger_scripts.MARK_SUBMITTED)
         self._mark_failed = client.register_script(ledger_scripts.MARK_FAILED)
         self._mark_waiting = client.register_script(ledger_scripts.MARK_WAITING)
-        self._release = client.register_script(ledger_scripts.RELEASE)
         self._reset_failed = client.register_script(ledger_scripts.RESET_FAILED)
 
     # -- campaigns ---------------------------------------------------------------------
@@ -187,11 +186,6 @@ class Ledger:
             ],
         )
         return int(failures)
-
-    def release(self, campaign: str, index: int, token: str) -> None:
-        """Give the lease back (only when token holds it) without recording an outcome;
-        the claim's attempt stays counted."""
-        self._release(keys=[self._chunk_key(campaign, index)], args=[token])
 
     def reset_failed(self, campaign: str) -> list[int]:
         """Failed chunks back to pending (attempts and last error kept, transient failures

@@ -104,15 +104,6 @@ redis.call('HDEL', KEYS[1], 'lease_token', 'lease_until')
 return failures
 """
 
-# KEYS: chunk hash. ARGV: token. Gives the lease back without recording an outcome.
-RELEASE = _PRELUDE + """
-local h = redis.call('HMGET', KEYS[1], 'state', 'lease_token')
-if not h[1] or terminal(h[1]) or h[2] ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'waiting', 'updated_at', fmt(now()))
-redis.call('HDEL', KEYS[1], 'lease_token', 'lease_until')
-return 1
-"""
-
 # KEYS: campaign hash, chunk hashes... ARGV: the chunks' indices, in KEYS order.
 # Failed -> pending; returns the indices reset.
 RESET_FAILED = _PRELUDE + """
