@@ -12,7 +12,6 @@ import copy
 import dataclasses
 import difflib
 import functools
-import hashlib
 import json
 import math
 import re
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ingest.digest import file_digest
 from ingest.errors import ConfigError
 
 API_MAX_NUMBERS = 200_000  # the API takes at most this many numbers per task
@@ -119,7 +119,7 @@ class CampaignConfig:
             if field.name not in RUN_ONLY_SETTINGS
         }
         batch["required_texts"] = list(self.batch.required_texts)
-        batch["suppress"] = sorted(_file_digest(path) for path in self.batch.suppress)
+        batch["suppress"] = sorted(file_digest(path) for path in self.batch.suppress)
         canonical = {"task": self.task, "batch": batch, "columns": self.columns}
         return json.dumps(
             canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False
@@ -758,6 +758,3 @@ def _report(source: str, errors: Errors) -> str:
     return f"{source}: {shown}" + (f" (and {more} more)" if more > 0 else "")
 
 
-def _file_digest(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -14,7 +14,6 @@ import gc
 import hashlib
 import os
 import shutil
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -31,6 +30,7 @@ from ingest.chunks import campaign_id, chunk_sizes, task_names
 from ingest.columns import ColumnMap, map_columns
 from ingest.config import CampaignConfig
 from ingest.dedupe import SeenNumbers
+from ingest.digest import start_digest
 from ingest.entries import entries_schema
 from ingest.errors import InputError
 from ingest.numbers import (
@@ -58,7 +58,7 @@ BATCH_ROWS = 250_000
 PRESIZE_MAX_ROWS = 20_000_000
 TEXT_MAX_CHARS = 30  # the API truncates longer values anyway; we do it visibly
 PREVIEW_ENTRIES = 5
-DIGEST_VERSION = b"laaffic-batch/plan/1"
+DIGEST_VERSION = b"laaffic-batch/plan/2"  # 2: the file digest is BLAKE3
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -104,31 +104,6 @@ class Plan:
                 for c in self.chunks
             ],
         }
-
-
-class _FileDigest:
-    """SHA-256 of the file's bytes, computed on a second thread while the file is parsed
-    (hashlib releases the GIL on large buffers, so it costs the parse no time)."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._result: str | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
-        self._thread.start()
-
-    def _run(self, path: Path) -> None:
-        try:
-            with path.open("rb") as f:
-                self._result = hashlib.file_digest(f, "sha256").hexdigest()
-        except OSError as exc:  # surfaced by result()
-            self._error = exc
-
-    def result(self) -> str:
-        self._thread.join()
-        if self._error is not None or self._result is None:
-            raise InputError(f"{self._path}: cannot be read: {self._error}")
-        return self._result
 
 
 def _campaign_digest(file_digest: str, config: CampaignConfig, run_id: str,
@@ -400,7 +375,7 @@ def _plan(path: Path, table: ContactTable, sample: pa.RecordBatch, config: Campa
           on_progress: ProgressCallback | None, seen: Future[SeenNumbers]) -> Plan:
     columns = map_columns(table.columns, config.columns, source=str(path),
                           sample=sample, has_header=table.has_header)
-    file_digest = _FileDigest(path)
+    file_digest = start_digest(path)
     data_dir.mkdir(parents=True, exist_ok=True)
     work_dir = data_dir / f".plan-{uuid.uuid4().hex[:12]}"
     work_dir.mkdir()

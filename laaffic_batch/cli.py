@@ -23,6 +23,9 @@ def _print_json(obj: object) -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    from ingest.digest import start_digest
+
+    start_digest(args.file)  # on the idle core while the heavy imports below load
     from ingest.config import load_config
     from laaffic_batch.progress import byte_progress
 
