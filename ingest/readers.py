@@ -76,7 +76,7 @@ class ContactTable:
             raise ValueError("batch_rows must be at least 1")
         wanted = list(dict.fromkeys(columns)) if columns is not None else None
         self.bytes_read = 0
-        stream = self._read(batch_rows)
+        stream = self._read(batch_rows, wanted)
         if wanted is not None:
             stream = (batch if batch.schema.names == wanted else batch.select(wanted)
                       for batch in stream)
@@ -97,7 +97,9 @@ class ContactTable:
         `sample`: the first rows, if already read."""
         return 0
 
-    def _read(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    def _read(self, batch_rows: int,
+              wanted: list[str] | None) -> Iterator[pa.RecordBatch]:
+        """The data rows; `wanted`: the columns needed (a reader may leave out the others)."""
         raise NotImplementedError
 
 
@@ -224,7 +226,8 @@ def open_contacts(path: str | Path, sheet: str | int | None = None) -> ContactTa
 class DelimitedTable(ContactTable):
     gzipped: bool = False
 
-    def _read(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    def _read(self, batch_rows: int,
+              wanted: list[str] | None) -> Iterator[pa.RecordBatch]:
         label = str(self.path)
         bad_rows: list[Any] = []
 
@@ -239,9 +242,11 @@ class DelimitedTable(ContactTable):
         parse_options = pa_csv.ParseOptions(
             delimiter=self.delimiter or _NO_DELIMITER, newlines_in_values=True,
             invalid_row_handler=remember_bad_row)
-        # Every column is converted, wanted or not: that is what checks its UTF-8.
+        # Only the wanted columns are converted (and so checked as UTF-8): the others of a
+        # wide CRM export would cost time and never reach a call.
         convert_options = pa_csv.ConvertOptions(
             column_types=dict.fromkeys(self.columns, pa.string()),
+            include_columns=wanted or self.columns,
             strings_can_be_null=False, quoted_strings_can_be_null=False)
         rows = 0
         with pa.OSFile(str(self.path)) as raw:
@@ -385,7 +390,8 @@ class WorkbookTable(ContactTable):
     def estimated_rows(self, sample: pa.RecordBatch | None = None) -> int:
         return int(self._worksheet.height)
 
-    def _read(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    def _read(self, batch_rows: int,
+              wanted: list[str] | None) -> Iterator[pa.RecordBatch]:
         rows = _nonblank_rows(self._worksheet.iter_rows())
         if self.has_header:
             next(rows, None)
@@ -497,7 +503,8 @@ class ParquetTable(ContactTable):
     def estimated_rows(self, sample: pa.RecordBatch | None = None) -> int:
         return self.row_count
 
-    def _read(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    def _read(self, batch_rows: int,
+              wanted: list[str] | None) -> Iterator[pa.RecordBatch]:
         label = str(self.path)
         rows = 0
         try:
@@ -578,7 +585,8 @@ class JsonLinesTable(ContactTable):
     gzipped: bool = False
     keys: list[str] = field(default_factory=list)  # the JSON key behind each column
 
-    def _read(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    def _read(self, batch_rows: int,
+              wanted: list[str] | None) -> Iterator[pa.RecordBatch]:
         width = len(self.columns)
         columns: list[list[str]] = [[] for _ in range(width)]
         # Keys first seen after the lines scanned at open time are not columns: ignored.

@@ -465,6 +465,22 @@ def test_invalid_utf8_beyond_the_sample_fails_mid_stream(tmp_path: Path) -> None
         read_rows(table)
 
 
+def test_only_the_wanted_columns_are_read_and_checked(tmp_path: Path) -> None:
+    # A wide export's unused column with a stray byte neither slows nor stops the plan;
+    # the same byte in a wanted column does.
+    path = tmp_path / "wide.csv.gz"
+    with gzip.open(path, "wb") as stream:
+        stream.write(b"notes,phone,name\n" + b"x,46701234567,Anna\n" * 100_000
+                     + b"\xff,46701234568,Bo\n")
+    table = open_contacts(path)
+    batches = list(table.batches(500_000, ["name", "phone"]))
+    assert [batch.schema.names for batch in batches] == [["name", "phone"]]
+    assert batches[0].num_rows == 100_001
+    assert batches[0].slice(100_000).to_pylist() == [{"name": "Bo", "phone": "46701234568"}]
+    with pytest.raises(InputError, match=r"wide\.csv\.gz: bytes that are not valid UTF-8"):
+        list(table.batches(500_000, ["notes", "phone"]))
+
+
 def test_a_character_cut_across_two_values_is_not_utf8(tmp_path: Path) -> None:
     # Each value alone is invalid, though their bytes together spell "é". (Gzip files are
     # sniffed from their head only, so the bad bytes are met while streaming.)
