@@ -23,9 +23,11 @@ from bench_util import (
     write_config,
 )
 
-# ingest/dedupe.py keeps an int64 number and its int64 first row per distinct number; each
-# batch's np.insert builds the grown arrays beside the old ones, so twice that at the peak.
-DEDUPE_BYTES_PER_NUMBER = 2 * 16
+from ingest.dedupe import BYTES_PER_SLOT, MAX_LOAD
+
+# ingest/dedupe.py's hash table: a 16-byte slot (number, first row) per distinct number,
+# at most MAX_LOAD full.
+DEDUPE_BYTES_PER_NUMBER = BYTES_PER_SLOT / MAX_LOAD
 GROWTH_SMALL_MIN_ROWS = 1_000_000  # below the reader's 500k-row batches memory is not steady
 
 
@@ -46,7 +48,7 @@ def dry_run(path: Path, config: Path, work: Path, repeats: int) -> dict[str, Any
         "walls_s": [r.wall for r in runs],
         "rows_per_s": plan["rows"] / best.wall,
         "peak_rss_bytes": max(r.max_rss for r in runs),
-        "dedupe_set_bytes": plan["accepted"] * DEDUPE_BYTES_PER_NUMBER,
+        "dedupe_set_bytes": int(plan["accepted"] * DEDUPE_BYTES_PER_NUMBER),
     }
 
 

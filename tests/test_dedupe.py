@@ -59,3 +59,18 @@ def test_matches_a_plain_set(batches: list[list[int]]) -> None:
             assert first_row == reference[value]
         row += len(batch)
     assert len(seen) == len(reference)
+
+
+def test_a_batch_bigger_than_a_placing_group_matches_first_occurrences() -> None:
+    # Batches are placed GROUP numbers at a time; equal numbers in different groups of
+    # one batch must still resolve to the first row.
+    from ingest.dedupe import GROUP
+
+    rng = np.random.default_rng(11)
+    numbers = rng.integers(10**10, 10**10 + GROUP, size=3 * GROUP + 5)
+    rows = np.arange(1, len(numbers) + 1)
+    new, first = SeenNumbers(expected=10).add_batch(numbers, rows)
+    distinct, first_index, inverse = np.unique(numbers, return_index=True,
+                                               return_inverse=True)
+    assert first.tolist() == rows[first_index][inverse].tolist()
+    assert int(new.sum()) == len(distinct)
