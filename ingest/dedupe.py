@@ -6,11 +6,16 @@ cache line; at most MAX_LOAD full, 16 bytes a slot. That table is all the memory
 grows with the file. Numbers are placed with whole-array operations, one probe step for
 all pending numbers at a time; the cost is the one cache miss of a number's first probe
 (the later reads and writes of its slot hit the same line), so numbers go in groups
-whose slots stay in the CPU cache between those steps."""
+whose slots stay in the CPU cache between those steps.
+
+A free slot holds number 0 (never an accepted phone number), so a new table is plain
+zeroed memory: nothing to fill before the first number goes in."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from ingest.memory import populate_in_background
 
 MAX_LOAD = 0.7
 BYTES_PER_SLOT = 16
@@ -18,7 +23,7 @@ BYTES_PER_SLOT = 16
 # from the first probe to the last write; 64k numbers are 4 MB, within L2 + L3.
 GROUP = 1 << 16
 _MIN_SLOTS = 1 << 10
-_EMPTY = np.iinfo(np.int64).min  # a free slot's number; never a phone number
+_EMPTY = 0  # a free slot's number; accepted numbers have 6+ digits, no leading 0
 _FIBONACCI = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: spreads any key pattern
 
 
@@ -43,13 +48,15 @@ class SeenNumbers:
         return self._table.nbytes
 
     def add_batch(self, numbers: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Record a batch of numbers in file order with their data rows (>= 1, rising).
+        """Record a batch of numbers (> 0) in file order with their data rows (>= 1, rising).
 
         Returns (is_new, first_row): is_new[i] is True for the first occurrence of a number
         in the whole file so far; first_row[i] is the data row where that number was first
         seen (the row itself when new)."""
         numbers = np.ascontiguousarray(numbers, dtype=np.int64)
         rows = np.ascontiguousarray(rows, dtype=np.int64)
+        if len(numbers) and numbers.min() <= _EMPTY:
+            raise ValueError("numbers must be positive (0 marks a free slot)")
         needed = self._count + len(numbers)
         if needed > self._slots * MAX_LOAD:
             self._grow(_slots_for(2 * needed))
@@ -75,12 +82,10 @@ class SeenNumbers:
 
 
 def _new_table(slots: int) -> np.ndarray:
-    # Filled now, page by page in order: the random first touches of the inserts would
-    # cost one page fault each, many times the whole fill for a big table.
-    table = np.empty(2 * slots, dtype=np.int64)
-    pairs = table.reshape(-1, 2)
-    pairs[:, 0] = _EMPTY
-    pairs[:, 1] = 0
+    # Zero pages, made resident on another thread while the file is being read: the
+    # first batch's numbers land all over the table, and would wait for every page.
+    table = np.zeros(2 * slots, dtype=np.int64)
+    populate_in_background(table)
     return table
 
 

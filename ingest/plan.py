@@ -8,16 +8,11 @@ do-not-call lists, strict validation, then de-duplication against accepted rows.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import gc
 import hashlib
-import os
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +28,7 @@ from ingest.dedupe import SeenNumbers
 from ingest.digest import start_digest
 from ingest.entries import entries_schema
 from ingest.errors import InputError
+from ingest.memory import bulk_mode
 from ingest.numbers import (
     EMPTY_TEXT,
     NULL_TEXT,
@@ -47,7 +43,7 @@ from ingest.numbers import (
     reason_names,
     utf8_bytes,
 )
-from ingest.readers import ContactTable, open_contacts, prefetch
+from ingest.readers import open_contacts, prefetch
 from ingest.rejects import DUPLICATES_SCHEMA, REJECTS_SCHEMA, RowLogWriter
 
 # Rows per batch while planning: the per-batch arrays stay cache-sized (the hash table's
@@ -135,7 +131,7 @@ class _Prepared:
 
 class _Planner:
     def __init__(self, columns: ColumnMap, config: CampaignConfig, work_dir: Path,
-                 keep_entries: bool) -> None:
+                 keep_entries: bool, expected_numbers: int) -> None:
         batch = config.batch
         self.columns = columns
         self.country_code = batch.default_country_code
@@ -143,7 +139,7 @@ class _Planner:
         self.text_keys = sorted(columns.texts, key=lambda k: int(k[4:]))
         self.suppressed = self._load_suppression(config)
         self.validator = self._strict_validator(config)
-        self.seen = SeenNumbers()  # replaced by one sized for the file once reading starts
+        self.seen = SeenNumbers(expected_numbers)
         self.rows = 0
         self.accepted = 0
         self.truncated = 0
@@ -307,51 +303,6 @@ def _count_too_long(text: pa.Array, idx: np.ndarray) -> int:
     return int(np.count_nonzero(lengths[: len(values)] > TEXT_MAX_CHARS))
 
 
-# Two process-wide settings for the length of a plan, both put back afterwards:
-# - glibc's malloc returns big freed blocks to the kernel at once, so every batch's numpy
-#   temporaries would come back as fresh pages, each page fault slow (more so in a VM):
-#   on a 10M-row file that was more kernel time than the parse. Freed memory is kept for
-#   reuse instead, and released at the end.
-# - The cyclic garbage collector would walk all objects again and again for the few
-#   containers a batch makes; it is paused.
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
-_DEFAULT_TRIM_THRESHOLD = 128 * 1024  # glibc's defaults
-_DEFAULT_MMAP_THRESHOLD = 128 * 1024
-
-
-@contextlib.contextmanager
-def _bulk_mode() -> Iterator[None]:
-    libc = _glibc()
-    if libc is not None:
-        libc.mallopt(_M_MMAP_THRESHOLD, 256 << 20)
-        libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
-        libc.mallopt(_M_TOP_PAD, 64 << 20)
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-        if libc is not None:
-            libc.mallopt(_M_TOP_PAD, 0)
-            libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
-            libc.mallopt(_M_MMAP_THRESHOLD, _DEFAULT_MMAP_THRESHOLD)
-            libc.malloc_trim(0)
-
-
-def _glibc() -> Any:
-    try:
-        if not os.confstr("CS_GNU_LIBC_VERSION"):
-            return None
-    except (ValueError, OSError, AttributeError):  # not glibc, or not POSIX
-        return None
-    try:
-        return ctypes.CDLL(None)  # the process's own C library
-    except OSError:
-        return None
-
-
 def plan_file(path: str | Path, config: CampaignConfig, *, data_dir: Path, run_id: str = "",
               sheet: str | int | None = None, keep_entries: bool = False,
               on_progress: ProgressCallback | None = None) -> Plan:
@@ -361,18 +312,6 @@ def plan_file(path: str | Path, config: CampaignConfig, *, data_dir: Path, run_i
     path = Path(path)
     table = open_contacts(path, sheet=sheet)
     sample = table.sample()
-    with ThreadPoolExecutor(max_workers=1) as helper:
-        # The de-duplication table is sized for the whole file and its pages touched
-        # (a tenth of a second or more for a big file) while the rest gets going.
-        expected = min(table.estimated_rows(sample), PRESIZE_MAX_ROWS)
-        seen = helper.submit(SeenNumbers, expected)
-        return _plan(path, table, sample, config, data_dir, run_id, sheet, keep_entries,
-                     on_progress, seen)
-
-
-def _plan(path: Path, table: ContactTable, sample: pa.RecordBatch, config: CampaignConfig,
-          data_dir: Path, run_id: str, sheet: str | int | None, keep_entries: bool,
-          on_progress: ProgressCallback | None, seen: Future[SeenNumbers]) -> Plan:
     columns = map_columns(table.columns, config.columns, source=str(path),
                           sample=sample, has_header=table.has_header)
     file_digest = start_digest(path)
@@ -380,14 +319,16 @@ def _plan(path: Path, table: ContactTable, sample: pa.RecordBatch, config: Campa
     work_dir = data_dir / f".plan-{uuid.uuid4().hex[:12]}"
     work_dir.mkdir()
     try:
-        planner = _Planner(columns, config, work_dir, keep_entries)
+        # The de-duplication table is sized for the whole file up front (growing it
+        # means placing every number again); its memory is only touched as it fills.
+        expected = min(table.estimated_rows(sample), PRESIZE_MAX_ROWS)
+        planner = _Planner(columns, config, work_dir, keep_entries, expected)
         try:
             # Three stages, each on its own thread, a batch or two apart (Arrow and numpy
             # release the GIL): parsing, normalising, and here de-duplicating and writing.
             batches = table.batches(BATCH_ROWS, planner.needed_columns)
-            with _bulk_mode(), prefetch(batches, _same) as parsed, \
+            with bulk_mode(), prefetch(batches, _same) as parsed, \
                     prefetch(parsed, planner.prepare) as prepared:
-                planner.seen = seen.result()
                 for item in prepared:
                     planner.add(item)
                     if on_progress is not None:

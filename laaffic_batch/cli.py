@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -209,6 +210,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # numpy's OpenBLAS would start a thread per core that spins for a while: CPU taken
+    # from planning, for linear algebra nothing here does. (Also inherited by workers.)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["sandbox"]:
         # argparse's REMAINDER will not pass on leading options: hand them over as they are.
