@@ -349,7 +349,7 @@ def _keep_digits(offsets: np.ndarray, data: np.ndarray) -> _Digits:
                                offsets)
     trunk_zeros = _trunk_zeros(where(_OPEN), data, row_start)
     return _Digits(
-        compact=np.compress(is_digit, data),
+        compact=_compress_bytes(data, is_digit),
         offsets=digit_offsets,
         starts_plus=starts_plus,
         misplaced_plus=misplaced_plus,
@@ -357,6 +357,13 @@ def _keep_digits(offsets: np.ndarray, data: np.ndarray) -> _Digits:
         dot_then_zero=dot_then_zero,
         trunk_zeros=digits_before[trunk_zeros].astype(np.int64),
     )
+
+
+def _compress_bytes(data: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """data[keep] for bytes: Arrow's filter works a bitmap word at a time, a third
+    faster than numpy's compress on a mask that is mostly, not all, true."""
+    kept = pc.filter(arrow_array(data), arrow_array(keep))
+    return np.frombuffer(kept.buffers()[1], dtype=np.uint8)[kept.offset:kept.offset + len(kept)]
 
 
 def _trunk_zeros(opening: np.ndarray, data: np.ndarray, row_start: np.ndarray) -> np.ndarray:
