@@ -15,6 +15,7 @@ import blake3
 
 from ingest.errors import InputError
 
+_READ_BYTES = 1 << 20
 _running: dict[tuple[str, int, int], FileDigest] = {}
 _lock = threading.Lock()
 
@@ -33,9 +34,10 @@ class FileDigest:
     def _run(self) -> None:
         try:
             hasher = blake3.blake3()
-            with self._path.open("rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    hasher.update(chunk)
+            buffer = memoryview(bytearray(_READ_BYTES))  # one buffer: no fresh pages per read
+            with self._path.open("rb", buffering=0) as handle:
+                while count := handle.readinto(buffer):
+                    hasher.update(buffer[:count])
             self._result = hasher.hexdigest()
         except OSError as exc:  # surfaced by result()
             self._error = exc

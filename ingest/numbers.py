@@ -331,7 +331,9 @@ def _keep_digits(offsets: np.ndarray, data: np.ndarray) -> _Digits:
     positions = np.flatnonzero(~is_digit)
     classes = np.take(_CLASS, data[positions])
     # digits_before[i]: digits among the bytes before byte i (a row's offset in `compact`).
-    digits_before = np.zeros(len(data) + 1, dtype=np.int32)
+    # (np.empty, not zeros: calloc may hand out fresh pages that fault in one by one.)
+    digits_before = np.empty(len(data) + 1, dtype=np.int32)
+    digits_before[0] = 0
     np.cumsum(is_digit, dtype=np.int32, out=digits_before[1:])
     digit_offsets = digits_before[offsets]
 
@@ -339,7 +341,8 @@ def _keep_digits(offsets: np.ndarray, data: np.ndarray) -> _Digits:
         return np.compress(classes == class_, positions)
 
     # row_start[i]: byte i begins a row; tells a row's first byte without a row search.
-    row_start = np.zeros(len(data) + 3, dtype=bool)
+    row_start = np.empty(len(data) + 3, dtype=bool)
+    row_start.fill(False)
     row_start[offsets] = True
     starts_plus, misplaced_plus = _plus_signs(where(_PLUS_SIGN), data, offsets, row_start,
                                               digits_before, digit_offsets)

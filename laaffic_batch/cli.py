@@ -210,9 +210,14 @@ def _one_line(exc: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # numpy's OpenBLAS would start a thread per core that spins for a while: CPU taken
-    # from planning, for linear algebra nothing here does. (Also inherited by workers.)
+    # Set before numpy and pyarrow load (and inherited by workers):
+    # - numpy's OpenBLAS would start a thread per core that spins for a while: CPU taken
+    #   from planning, for linear algebra nothing here does.
+    # - Arrow's default allocator (mimalloc) hands freed pages back within milliseconds,
+    #   and its I/O buffers take the pool chosen at start-up, so each block read would
+    #   fault in fresh memory; glibc's malloc keeps them (see ingest/memory.py).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["sandbox"]:
         # argparse's REMAINDER will not pass on leading options: hand them over as they are.
