@@ -27,7 +27,13 @@ import pyarrow.csv as pa_csv
 import python_calamine
 
 from ingest.columns import generated_names, looks_like_phone, unique_column_names
-from ingest.encoding import decode_sample, detect_encoding, looks_binary, read_sample
+from ingest.encoding import (
+    decode_sample,
+    detect_encoding,
+    is_valid_utf8,
+    looks_binary,
+    read_sample,
+)
 from ingest.errors import InputError
 
 DEFAULT_BATCH_ROWS = 500_000
@@ -242,11 +248,13 @@ class DelimitedTable(ContactTable):
         parse_options = pa_csv.ParseOptions(
             delimiter=self.delimiter or _NO_DELIMITER, newlines_in_values=True,
             invalid_row_handler=remember_bad_row)
-        # Only the wanted columns are converted (and so checked as UTF-8): the others of a
-        # wide CRM export would cost time and never reach a call.
+        # Only the wanted columns are converted (and checked as UTF-8): the others of a
+        # wide CRM export would cost time and never reach a call. Text that pyarrow reads
+        # natively is checked here, faster than its own check (see is_valid_utf8).
+        check_utf8 = _arrow_encoding(self.encoding) == "utf8"
         convert_options = pa_csv.ConvertOptions(
             column_types=dict.fromkeys(self.columns, pa.string()),
-            include_columns=wanted or self.columns,
+            include_columns=wanted or self.columns, check_utf8=False,
             strings_can_be_null=False, quoted_strings_can_be_null=False)
         rows = 0
         with pa.OSFile(str(self.path)) as raw:
@@ -256,6 +264,9 @@ class DelimitedTable(ContactTable):
                                          parse_options=parse_options,
                                          convert_options=convert_options)
                 for batch in reader:
+                    if check_utf8 and not all(map(is_valid_utf8, batch.columns)):
+                        raise InputError(f"{label}: bytes that are not valid UTF-8 at or after "
+                                         f"data row {rows + 1}; re-save the file as CSV UTF-8")
                     rows += batch.num_rows
                     self.bytes_read = min(raw.tell(), self.size_bytes)
                     yield batch
