@@ -23,12 +23,13 @@ from bench_util import (
     write_config,
 )
 
-from ingest.dedupe import BYTES_PER_SLOT, MAX_LOAD
+from ingest.dedupe import table_bytes
+from ingest.plan import PRESIZE_MAX_ROWS
+from ingest.readers import open_contacts
 
-# ingest/dedupe.py's hash table: a 16-byte slot (number, first row) per distinct number,
-# at most MAX_LOAD full.
-DEDUPE_BYTES_PER_NUMBER = BYTES_PER_SLOT / MAX_LOAD
-GROWTH_SMALL_MIN_ROWS = 1_000_000  # below the reader's 500k-row batches memory is not steady
+# Below this, a dry run's memory has not reached its steady state: the reader's read-ahead
+# and the batches in flight between the pipeline's threads are about 1M rows.
+GROWTH_SMALL_MIN_ROWS = 3_000_000
 
 
 def dry_run(path: Path, config: Path, work: Path, repeats: int) -> dict[str, Any]:
@@ -48,8 +49,15 @@ def dry_run(path: Path, config: Path, work: Path, repeats: int) -> dict[str, Any
         "walls_s": [r.wall for r in runs],
         "rows_per_s": plan["rows"] / best.wall,
         "peak_rss_bytes": max(r.max_rss for r in runs),
-        "dedupe_set_bytes": int(plan["accepted"] * DEDUPE_BYTES_PER_NUMBER),
+        "dedupe_set_bytes": dedupe_table_bytes(path),
     }
+
+
+def dedupe_table_bytes(path: Path) -> int:
+    """The de-duplication table a plan of `path` allocates: sized, as plan_file does, from
+    the rows estimated from the file's size and first rows."""
+    expected = min(open_contacts(path).estimated_rows(), PRESIZE_MAX_ROWS)
+    return table_bytes(expected)
 
 
 def pyarrow_alone(path: Path, repeats: int) -> dict[str, Any]:
@@ -75,8 +83,8 @@ def help_startup(repeats: int = 3) -> dict[str, Any]:
 
 
 def growth_sizes(rows: int) -> tuple[int, int]:
-    """Two file sizes, both well past the reader's batch size, to see what memory grows
-    with: the main file and a tenth of it (at least 1M rows), or 3x the smaller one."""
+    """Two file sizes, both past the pipeline's warm-up, to see what memory grows with:
+    the main file and a tenth of it (at least 3M rows), or 3x the smaller one."""
     small = min(max(rows // 10, GROWTH_SMALL_MIN_ROWS), rows)
     return small, max(rows, 3 * small)
 

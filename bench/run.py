@@ -31,7 +31,7 @@ PIPELINE_ROWS = 1_000_000
 STRICT_NUMBERS_ROWS = 1_000_000
 TARGET_ROWS = 10_000_000  # the ingest ratio target is stated for a 10M-row file
 RSS_LIMIT = 1.5 * 2**30
-RSS_GROWTH_SLACK = 64 * 2**20  # allocator noise allowed on top of the dedupe set's growth
+RSS_GROWTH_SLACK = 64 * 2**20  # allocator noise allowed on top of the dedupe table's growth
 
 
 @dataclass
@@ -65,7 +65,7 @@ def _ingest_rows(r: dict[str, Any], rows: int) -> list[Row]:
         Row(f"peak RSS {growth['small']['rows']:,} -> {growth['large']['rows']:,} rows",
             f"{gib(growth['small']['peak_rss_bytes'])} -> "
             f"{gib(growth['large']['peak_rss_bytes'])}: +{gib(grew)} "
-            f"(dedupe set +{gib(dedupe)})", "growth <= dedupe set's",
+            f"(dedupe table +{gib(dedupe)})", f"<= dedupe table's + {gib(RSS_GROWTH_SLACK)}",
             _verdict(grew <= dedupe + RSS_GROWTH_SLACK, f"by {gib(grew - dedupe)}")),
         Row("`laaffic-batch --help` startup", f"{r['help']['wall_s'] * 1000:.0f} ms"),
         *_profile_rows(r["profile"]),

@@ -31,6 +31,12 @@ def _slots_for(count: int) -> int:
     return max(_MIN_SLOTS, int(count / MAX_LOAD) + 1)
 
 
+def table_bytes(expected: int) -> int:
+    """The memory of a table sized for `expected` numbers (what SeenNumbers(expected)
+    holds until more than that many distinct numbers arrive)."""
+    return _slots_for(expected) * BYTES_PER_SLOT
+
+
 class SeenNumbers:
     """The numbers accepted so far, each with the data row where it was first seen."""
 
