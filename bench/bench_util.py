@@ -101,6 +101,7 @@ class Timed:
     returncode: int
     stdout: str
     stderr: str
+    cpu: float = 0.0  # user + system seconds of this child
 
     def check(self, what: str) -> Timed:
         if self.returncode != 0:
@@ -132,7 +133,8 @@ def run_timed(argv: list[str], env: dict[str, str] | None = None,
         out.seek(0)
         err.seek(0)
         return Timed(wall, usage.ru_maxrss * 1024, proc.returncode,
-                     out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+                     out.read().decode(errors="replace"), err.read().decode(errors="replace"),
+                     usage.ru_utime + usage.ru_stime)
 
 
 def best_of(times: int, measure: Callable[[], Timed]) -> tuple[Timed, list[Timed]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import platform
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -59,6 +60,13 @@ def _ingest_rows(r: dict[str, Any], rows: int) -> list[Row]:
             f"{dry['wall_s']:.2f} s ({dry['rows_per_s'] / 1e6:.2f} M rows/s)"),
         Row(f"pyarrow alone ({arrow['mode']}, parse only)", f"{arrow['parse_s']:.2f} s"),
         Row("dry run / pyarrow", f"{ratio:.2f}x", ratio_target, ratio_verdict),
+        Row("  the same, round by round (interleaved)",
+            " ".join(f"{x:.2f}x" for x in r["paired_ratios"])
+            + f" (median {statistics.median(r['paired_ratios']):.2f}x)"),
+        *(Row(f"  pyarrow {mode} alone: {m['parse_s']:.2f} s", f"dry run / it: "
+              f"{dry['wall_s'] / m['parse_s']:.2f}x")
+          for mode, m in arrow["modes"].items() if mode != arrow["mode"]),
+        Row("dry run CPU (user + system, all threads)", f"{dry['cpu_s']:.2f} s"),
         Row("dry run peak RSS", gib(dry["peak_rss_bytes"]), "< 1.5 GiB",
             _verdict(dry["peak_rss_bytes"] < RSS_LIMIT,
                      f"by {gib(dry['peak_rss_bytes'] - RSS_LIMIT)}")),
@@ -73,12 +81,12 @@ def _ingest_rows(r: dict[str, Any], rows: int) -> list[Row]:
 
 
 def _profile_rows(profile: dict[str, Any]) -> list[Row]:
-    """The dry run's time by stage (one cProfile run; shares of that run's total)."""
-    stages = {"startup and imports": profile["startup_and_imports_s"], **profile["stages_s"]}
-    total = sum(stages.values())
-    return [Row(f"  {'where the time goes: ' if i == 0 else ''}{stage}",
+    """The dry run's CPU by stage (one instrumented run; shares of its CPU seconds)."""
+    stages, total = profile["stages_cpu_s"], profile["cpu_s"]
+    ordered = sorted(stages.items(), key=lambda item: -item[1])
+    return [Row(f"  {'CPU by stage: ' if i == 0 else ''}{stage}",
                 f"{seconds:.2f} s ({seconds / total:.0%})")
-            for i, (stage, seconds) in enumerate(stages.items())]
+            for i, (stage, seconds) in enumerate(ordered)]
 
 
 def _strict_rows(r: dict[str, Any]) -> list[Row]:

@@ -209,8 +209,8 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    # Set before numpy and pyarrow load (and inherited by workers):
+def configure_process() -> None:
+    """Settings that must be made before numpy and pyarrow load (workers inherit them)."""
     # - numpy's OpenBLAS would start a thread per core that spins for a while: CPU taken
     #   from planning, for linear algebra nothing here does.
     # - Arrow's default allocator (mimalloc) hands freed pages back within milliseconds,
@@ -218,6 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     #   fault in fresh memory; glibc's malloc keeps them (see ingest/memory.py).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    configure_process()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["sandbox"]:
         # argparse's REMAINDER will not pass on leading options: hand them over as they are.
