@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 
 .PHONY: setup test lint demo bench clean
 
@@ -15,6 +16,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
 
 setup: $(STAMP)
 
@@ -31,7 +36,7 @@ demo: setup
 
 # Byte-compiled first, as an installed package is: where PYTHONDONTWRITEBYTECODE is set,
 # every start would otherwise compile the project's modules again (~35 ms of a dry run).
-bench: setup
+bench: setup $(BENCH_STAMP)
 	$(PY) -m compileall -q ingest worker laaffic_batch
 	$(PY) bench/run.py $(if $(ROWS),--rows $(ROWS),)
 

@@ -71,6 +71,7 @@ def dedupe_table_bytes(path: Path) -> int:
 
 
 PYARROW_MODES = ("read_csv", "open_csv")
+COUNTRY_CODE = "46"  # batch.default_country_code of bench_util.BENCH_CONFIG
 
 
 def paired_runs(path: Path, config: Path, work: Path,
@@ -83,8 +84,13 @@ def paired_runs(path: Path, config: Path, work: Path,
     env = base_env(work)
     dry_runs: list[Timed] = []
     arrow_runs: dict[str, list[Timed]] = {mode: [] for mode in PYARROW_MODES}
+    polars_seconds: list[float] = []
     ratios = []
     for _ in range(repeats):
+        if polars_available():
+            argv = [PYTHON, str(BENCH_DIR / "polars_job.py"), str(path), COUNTRY_CODE]
+            polars_seconds.append(orjson.loads(run_timed(argv).check("polars job").stdout)
+                                  ["seconds"])
         parsed = {}
         for mode in PYARROW_MODES:
             argv = [PYTHON, str(BENCH_DIR / "pyarrow_parse.py"), str(path), mode]
@@ -99,8 +105,13 @@ def paired_runs(path: Path, config: Path, work: Path,
                        "process_wall_s": min(r.wall for r in runs),
                        "peak_rss_bytes": max(r.max_rss for r in runs)}
     faster = min(modes, key=lambda m: modes[m]["parse_s"])
-    baseline = {"mode": faster, "parse_s": modes[faster]["parse_s"], "modes": modes}
+    baseline = {"mode": faster, "parse_s": modes[faster]["parse_s"], "modes": modes,
+                "polars_job_s": min(polars_seconds) if polars_seconds else None}
     return dry_run_figures(path, dry_runs), baseline, ratios
+
+
+def polars_available() -> bool:
+    return importlib.util.find_spec("polars") is not None
 
 
 def help_startup(repeats: int = 3) -> dict[str, Any]:

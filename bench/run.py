@@ -67,6 +67,10 @@ def _ingest_rows(r: dict[str, Any], rows: int) -> list[Row]:
               f"{dry['wall_s'] / m['parse_s']:.2f}x")
           for mode, m in arrow["modes"].items() if mode != arrow["mode"]),
         Row("dry run CPU (user + system, all threads)", f"{dry['cpu_s']:.2f} s"),
+        Row("polars doing the job (bench/polars_job.py)",
+            f"{arrow['polars_job_s']:.2f} s (dry run / it: "
+            f"{dry['wall_s'] / arrow['polars_job_s']:.2f}x)" if arrow["polars_job_s"]
+            else "skipped: polars is not installed (make bench installs it)"),
         Row("dry run peak RSS", gib(dry["peak_rss_bytes"]), "< 1.5 GiB",
             _verdict(dry["peak_rss_bytes"] < RSS_LIMIT,
                      f"by {gib(dry['peak_rss_bytes'] - RSS_LIMIT)}")),
