@@ -38,6 +38,14 @@ def write(path: Path, data: bytes) -> Path:
     return path
 
 
+def open_gzipped(path: Path, data: bytes) -> ContactTable:
+    """A .csv.gz holding data, opened (sniffed from its head only: gzip files are not
+    probed further in, so bad bytes late in one are met while streaming)."""
+    with gzip.open(path, "wb") as stream:
+        stream.write(data)
+    return open_contacts(path)
+
+
 # --- delimited text ---------------------------------------------------------------------------
 
 
@@ -455,11 +463,8 @@ def test_ragged_row_fails_mid_stream_naming_the_row(tmp_path: Path) -> None:
 
 
 def test_invalid_utf8_beyond_the_sample_fails_mid_stream(tmp_path: Path) -> None:
-    # Gzip files are sniffed from their head only, so the bad byte is met while streaming.
-    path = tmp_path / "late.csv.gz"
-    with gzip.open(path, "wb") as stream:
-        stream.write(b"phone,name\n" + b"46701234567,Anna\n" * 100_000 + b"46701234568,\xff\n")
-    table = open_contacts(path)
+    table = open_gzipped(tmp_path / "late.csv.gz", b"phone,name\n"
+                         + b"46701234567,Anna\n" * 100_000 + b"46701234568,\xff\n")
     assert table.encoding == "utf-8"
     with pytest.raises(InputError, match=r"late\.csv\.gz: bytes that are not valid UTF-8"):
         read_rows(table)
@@ -468,11 +473,8 @@ def test_invalid_utf8_beyond_the_sample_fails_mid_stream(tmp_path: Path) -> None
 def test_only_the_wanted_columns_are_read_and_checked(tmp_path: Path) -> None:
     # A wide export's unused column with a stray byte neither slows nor stops the plan;
     # the same byte in a wanted column does.
-    path = tmp_path / "wide.csv.gz"
-    with gzip.open(path, "wb") as stream:
-        stream.write(b"notes,phone,name\n" + b"x,46701234567,Anna\n" * 100_000
-                     + b"\xff,46701234568,Bo\n")
-    table = open_contacts(path)
+    table = open_gzipped(tmp_path / "wide.csv.gz", b"notes,phone,name\n"
+                         + b"x,46701234567,Anna\n" * 100_000 + b"\xff,46701234568,Bo\n")
     batches = list(table.batches(500_000, ["name", "phone"]))
     assert [batch.schema.names for batch in batches] == [["name", "phone"]]
     assert batches[0].num_rows == 100_001
@@ -482,13 +484,10 @@ def test_only_the_wanted_columns_are_read_and_checked(tmp_path: Path) -> None:
 
 
 def test_a_character_cut_across_two_values_is_not_utf8(tmp_path: Path) -> None:
-    # Each value alone is invalid, though their bytes together spell "é". (Gzip files are
-    # sniffed from their head only, so the bad bytes are met while streaming.)
-    path = tmp_path / "cut.csv.gz"
-    with gzip.open(path, "wb") as stream:
-        stream.write(b"phone,name\n" + b"46701234567,Zo\xc3\xab\n" * 100_000
-                     + b"46701234567,x\xc3\n46701234568,\xa9y\n")
-    table = open_contacts(path)
+    # Each value alone is invalid, though their bytes together spell "é".
+    table = open_gzipped(tmp_path / "cut.csv.gz", b"phone,name\n"
+                         + b"46701234567,Zo\xc3\xab\n" * 100_000
+                         + b"46701234567,x\xc3\n46701234568,\xa9y\n")
     assert table.encoding == "utf-8"
     with pytest.raises(InputError, match=r"cut\.csv\.gz: bytes that are not valid UTF-8"):
         read_rows(table)
