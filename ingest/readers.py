@@ -278,15 +278,16 @@ class DelimitedTable(ContactTable):
                 raise InputError(self._parse_failure(exc, rows, bad_rows)) from exc
 
     def estimated_rows(self, sample: pa.RecordBatch | None = None) -> int:
-        if self.gzipped:
-            return 0  # the compressed size says little about the rows
+        text_bytes = _gzip_text_bytes(self.path) if self.gzipped else self.size_bytes
+        if not text_bytes:
+            return 0
         sample = self.sample() if sample is None else sample
         if sample.num_rows == 0:
             return 0
         # Field bytes plus one delimiter or newline per field; quotes make it a bit low.
         row_bytes = sum(pc.sum(pc.binary_length(column)).as_py() or 0
                         for column in sample.columns) + sample.num_rows * sample.num_columns
-        return int(self.size_bytes * sample.num_rows / max(row_bytes, 1))
+        return int(text_bytes * sample.num_rows / max(row_bytes, 1))
 
     def _parse_failure(self, exc: Exception, rows: int, bad_rows: list[Any]) -> str:
         label, message = str(self.path), _one_line(str(exc))
@@ -306,6 +307,20 @@ class DelimitedTable(ContactTable):
         if self.gzipped and not isinstance(exc, pa.ArrowInvalid):
             return f"{label}: the gzip data is corrupt or truncated {where} ({message})"
         return f"{label}: cannot parse the file {where} ({message})"
+
+
+def _gzip_text_bytes(path: Path) -> int:
+    """The uncompressed size a gzip file records in its last 4 bytes (modulo 4 GiB, and of
+    its last member only), or 0 when that cannot be the whole text: sizing work ahead
+    from it saves growing the de-duplication table, which costs twice its memory."""
+    try:
+        with path.open("rb") as raw:
+            raw.seek(-4, io.SEEK_END)
+            recorded = int.from_bytes(raw.read(4), "little")
+    except OSError:
+        return 0
+    # Text compresses, so a recorded size below the compressed one has wrapped round.
+    return recorded if recorded >= path.stat().st_size else 0
 
 
 def _open_delimited(path: Path, label: str, size: int, gzipped: bool,

@@ -533,3 +533,18 @@ def test_floats_from_1e15_render_in_scientific_notation(number: int) -> None:
     text = float_text(float(number))
     assert "e+" in text
     assert float(text) == pytest.approx(number, rel=1e-14)
+
+
+def test_a_gzipped_file_estimates_its_rows_from_the_size_it_records(tmp_path: Path) -> None:
+    # Without an estimate the de-duplication table would grow (and rehash) as it fills.
+    rows = b"".join(b"4670%07d,Name %d\n" % (i, i) for i in range(50_000))
+    table = open_gzipped(tmp_path / "list.csv.gz", b"phone,name\n" + rows)
+    assert 40_000 <= table.estimated_rows() <= 60_000
+
+
+def test_a_gzip_size_that_cannot_be_the_text_gives_no_estimate(tmp_path: Path) -> None:
+    # Longer than the sniffed head, so opening does not reach (and check) the trailer.
+    data = bytearray(gzip.compress(b"phone\n" + b"46701234567\n" * 200_000))
+    data[-4:] = (1).to_bytes(4, "little")  # as when the size wrapped round 4 GiB
+    path = write(tmp_path / "wrapped.csv.gz", bytes(data))
+    assert open_contacts(path).estimated_rows() == 0
