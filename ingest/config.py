@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.digest import file_digest
-from ingest.errors import ConfigError
+from ingest.errors import ConfigError, one_line
 
 API_MAX_NUMBERS = 200_000  # the API takes at most this many numbers per task
 TASK_NAME_MAX = 64  # the API's cap on taskName
@@ -128,20 +128,26 @@ class CampaignConfig:
 
 def load_config(path: str | Path) -> CampaignConfig:
     """Read and validate a campaign config TOML file; raise ConfigError naming every problem."""
-    source = str(path)
     config_path = Path(path).expanduser()
+    return config_from_mapping(read_toml(path), str(path),
+                               base_dir=config_path.resolve().parent)
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML file as a mapping (not yet validated); ConfigError naming the file when it
+    cannot be read or parsed."""
+    source = str(path)
     try:
         # utf-8-sig: editors on Windows like to start files with a BOM, which TOML refuses
-        text = config_path.read_bytes().decode("utf-8-sig")
+        text = Path(path).expanduser().read_bytes().decode("utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read the config file: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{source}: the config file is not UTF-8 text; save it as UTF-8") from exc
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {_one_line(str(exc))}") from exc
-    return config_from_mapping(data, source, base_dir=config_path.resolve().parent)
+        raise ConfigError(f"{source}: not valid TOML: {one_line(exc)}") from exc
 
 
 def config_from_mapping(
@@ -295,7 +301,7 @@ def _check_send_time(errors: Errors, key: str, value: object) -> None:
     try:
         parse_send_time(value)
     except (ValueError, LookupError) as exc:
-        errors.append(f"{key} = {_show(value)} is not a valid time ({_one_line(str(exc))}): {how}")
+        errors.append(f"{key} = {_show(value)} is not a valid time ({one_line(exc)}): {how}")
 
 
 def _check_allow_send_time(errors: Errors, key: str, value: object) -> None:
@@ -748,12 +754,9 @@ def _show(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
 
 def _report(source: str, errors: Errors) -> str:
-    shown = "; ".join(_one_line(error) for error in errors[:MAX_SHOWN_ERRORS])
+    shown = "; ".join(one_line(error) for error in errors[:MAX_SHOWN_ERRORS])
     more = len(errors) - MAX_SHOWN_ERRORS
     return f"{source}: {shown}" + (f" (and {more} more)" if more > 0 else "")
 

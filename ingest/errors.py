@@ -14,3 +14,9 @@ class ConfigError(LaafficError):
 
 class InputError(LaafficError):
     """The contact file cannot be read or used as a contact list."""
+
+
+def one_line(text: object) -> str:
+    """Text (an exception's message, a row) on one line: every run of whitespace, line
+    breaks included, becomes one space."""
+    return " ".join(str(text).split())

@@ -34,7 +34,7 @@ from ingest.encoding import (
     looks_binary,
     read_sample,
 )
-from ingest.errors import InputError
+from ingest.errors import InputError, one_line
 
 DEFAULT_BATCH_ROWS = 500_000
 # pyarrow's streaming CSV reader reads ~32 blocks ahead: 1 MiB blocks bound that to ~35 MB
@@ -290,13 +290,13 @@ class DelimitedTable(ContactTable):
         return int(text_bytes * sample.num_rows / max(row_bytes, 1))
 
     def _parse_failure(self, exc: Exception, rows: int, bad_rows: list[Any]) -> str:
-        label, message = str(self.path), _one_line(str(exc))
+        label, message = str(self.path), one_line(exc)
         where = f"at or after data row {rows + 1}"  # pyarrow reports the block, not the row
         if bad_rows:
             row = bad_rows[0]
             shape = "the header has" if self.has_header else "the first row has"
             return (f"{label}: a row {where} has {row.actual_columns} fields where {shape} "
-                    f"{row.expected_columns} ({_one_line(row.text)[:80]!r}); fix that row or "
+                    f"{row.expected_columns} ({one_line(row.text)[:80]!r}); fix that row or "
                     f"quote values that contain {_delimiter_name(self.delimiter)}")
         if "invalid UTF8" in message:
             return (f"{label}: bytes that are not valid UTF-8 {where}; "
@@ -402,9 +402,6 @@ def _delimiter_name(delimiter: str | None) -> str:
     return names.get(delimiter or "", "a delimiter")
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
 
 # --- workbooks ------------------------------------------------------------------------------
 
@@ -442,7 +439,7 @@ def _open_workbook(path: Path, label: str, size: int, sheet: str | int | None) -
         raise InputError(f"{label}: the workbook is password-protected; save a copy "
                          "without a password") from exc
     except Exception as exc:  # calamine raises several unrelated types for a corrupt file
-        raise InputError(f"{label}: not a readable Excel workbook ({_one_line(str(exc))}); "
+        raise InputError(f"{label}: not a readable Excel workbook ({one_line(exc)}); "
                          "open and save it again in Excel, or export CSV") from exc
     names: list[str] = list(workbook.sheet_names)
     chosen = _choose_sheet(label, names, sheet)
@@ -543,7 +540,7 @@ class ParquetTable(ContactTable):
                         [arrow_text(column) for column in batch.columns], schema=self.schema)
         except (pa.ArrowException, OSError) as exc:
             raise InputError(f"{label}: cannot read the Parquet data after row {rows} "
-                             f"({_one_line(str(exc))})") from exc
+                             f"({one_line(exc)})") from exc
 
 
 def _parquet_file(path: Path) -> Any:
@@ -558,7 +555,7 @@ def _open_parquet(path: Path, label: str, size: int) -> ParquetTable:
             names = list(parquet.schema_arrow.names)
             row_count = parquet.metadata.num_rows
     except (pa.ArrowException, OSError) as exc:
-        raise InputError(f"{label}: not a readable Parquet file ({_one_line(str(exc))})") from exc
+        raise InputError(f"{label}: not a readable Parquet file ({one_line(exc)})") from exc
     columns = unique_column_names(names)
     if not columns:
         raise InputError(f"{label}: the Parquet file has no columns")
@@ -677,7 +674,7 @@ def _json_records(raw: io.BufferedReader, label: str, gzipped: bool,
                          "save the file as UTF-8") from exc
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"{label}: the gzip data is corrupt or truncated after line "
-                         f"{line_number} ({_one_line(str(exc))})") from exc
+                         f"{line_number} ({one_line(exc)})") from exc
 
 
 def _parse_json(line: bytes | str, label: str, line_number: int) -> Any:
@@ -690,7 +687,7 @@ def _parse_json(line: bytes | str, label: str, line_number: int) -> Any:
             record = json.loads(line, parse_int=str)
     except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
         raise InputError(f"{label}: line {line_number} is not valid JSON "
-                         f"({_one_line(str(exc))})") from exc
+                         f"({one_line(exc)})") from exc
     return record
 
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ingest.errors import LaafficError
+from ingest.errors import LaafficError, one_line
 
 PROG = "laaffic-batch"
 EXIT_OK = 0  # --wait exit codes (3 failed, 4 timeout) live in laaffic_batch/follow.py
@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return one_line(exc) or type(exc).__name__
 
 
 def configure_process() -> None:

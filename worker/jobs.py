@@ -38,7 +38,7 @@ import orjson
 import redis
 
 from ingest.config import TEXT_KEYS, CampaignConfig, config_from_mapping
-from ingest.errors import InputError, LaafficError
+from ingest.errors import InputError, LaafficError, one_line
 from laaffic_batch.logs import get_logger
 from worker.connection import data_dir, redis_client
 from worker.shutdown import stop_on_signals
@@ -105,9 +105,6 @@ def _env_int(name: str, default: int, low: int) -> int:
     return int(value)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
 
 def _kind(value: object) -> str:
     names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
@@ -133,7 +130,7 @@ def parse_job(raw: bytes | str, max_inline_contacts: int) -> Job:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InputError(f"job is not valid JSON: {_one_line(str(exc))}") from None
+        raise InputError(f"job is not valid JSON: {one_line(exc)}") from None
     if not isinstance(data, dict):
         raise InputError(f"job must be a JSON object with job_id, config and contacts or "
                          f"file, not {_kind(data)}")
@@ -202,7 +199,7 @@ def resolve_job_file(where: str, value: str, root: Path | None) -> Path:
         is_file = inside and real.is_file()
     except (ValueError, OSError) as exc:
         raise InputError(f"{where}: file {value!r} is not a usable path "
-                         f"({_one_line(str(exc))})") from None
+                         f"({one_line(exc)})") from None
     if not inside:
         raise InputError(f"{where}: file {value!r} is outside LAAFFIC_INTAKE_ROOT ({root}); "
                          "refused")
@@ -301,11 +298,11 @@ class Intake:
             except redis.RedisError as exc:
                 group_ready = False
                 if once:
-                    raise LaafficError(f"intake: Redis failed: {_one_line(str(exc))}; "
+                    raise LaafficError(f"intake: Redis failed: {one_line(exc)}; "
                                        "check REDIS_URL and that the server is up") from exc
                 delay = REDIS_BACKOFF_S[min(failures, len(REDIS_BACKOFF_S) - 1)]
                 failures += 1
-                self.log.warning("intake.redis_error", error=_one_line(str(exc)),
+                self.log.warning("intake.redis_error", error=one_line(exc),
                                  retry_in=delay)
                 stop.wait(delay)
                 continue
@@ -390,7 +387,7 @@ class Intake:
                                        self.settings.intake_root)
                       if job.file is not None else None)
         except LaafficError as exc:
-            self._dead(entry_id, raw, job.job_id if job else None, _one_line(str(exc)))
+            self._dead(entry_id, raw, job.job_id if job else None, one_line(exc))
             return
         if self._reserve(entry_id, job):
             self._submit(entry_id, raw, job, config, source)
@@ -425,12 +422,12 @@ class Intake:
             plan, outcome = submit_file(source, config, run_id=job.job_id, at=job.at,
                                         job_id=job.job_id)
         except LaafficError as exc:
-            self._dead(entry_id, raw, job.job_id, _one_line(str(exc)))
+            self._dead(entry_id, raw, job.job_id, one_line(exc))
             return
         except Exception as exc:  # not the job's fault: it stays pending
             self.left_pending += 1
             self.log.warning("job.retry", job_id=job.job_id,
-                             error=f"{type(exc).__name__}: {_one_line(str(exc))}")
+                             error=f"{type(exc).__name__}: {one_line(exc)}")
             return
         finally:
             if inline is not None:

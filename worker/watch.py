@@ -30,7 +30,6 @@ import os
 import shutil
 import threading
 import time
-import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -38,8 +37,8 @@ from typing import Any
 
 import orjson
 
-from ingest.config import CampaignConfig, config_from_mapping, load_config
-from ingest.errors import ConfigError, LaafficError
+from ingest.config import CampaignConfig, config_from_mapping, read_toml
+from ingest.errors import ConfigError, LaafficError, one_line
 from laaffic_batch.logs import get_logger
 from worker.connection import redis_client
 from worker.ledger import TERMINAL_STATES, Ledger
@@ -90,18 +89,6 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-        return tomllib.loads(text)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: the config file is not UTF-8 text; save it as UTF-8") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {_one_line(str(exc))}") from exc
-
-
 def write_json_atomic(path: Path, obj: object) -> None:
     """Readers see the old or the new file, never half of one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -133,9 +120,6 @@ def exclusive(path: Path) -> Iterator[bool]:
         os.close(fd)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
 
 def _free_name(folder: Path, name: str) -> str:
     """name, or a time-stamped variant when folder already has a file of that name."""
@@ -159,10 +143,12 @@ class Watcher:
                                                    inbox / FAILED)
         for folder in (self.processing, self.done, self.failed):
             folder.mkdir(exist_ok=True)
-        self.config = load_config(config_path)  # a bad main config stops us before any file
-        self.config_raw = read_toml(config_path)
         self.config_path = config_path
         self.config_dir = config_path.expanduser().resolve().parent
+        self.config_raw = read_toml(config_path)
+        # A bad main config stops us before any file.
+        self.config = config_from_mapping(self.config_raw, str(config_path),
+                                          base_dir=self.config_dir)
         self.marker = marker
         self.interval = interval
         self.stop = stop
@@ -215,7 +201,7 @@ class Watcher:
                     except FileNotFoundError:
                         continue  # taken by another watcher meanwhile
         except OSError as exc:
-            self.log.error("watch.scan_failed", inbox=str(self.inbox), error=_one_line(str(exc)))
+            self.log.error("watch.scan_failed", inbox=str(self.inbox), error=one_line(exc))
         return found
 
     def _ready(self, previous: dict[str, Signature], current: dict[str, Signature]) -> list[str]:
@@ -235,7 +221,7 @@ class Watcher:
         except FileNotFoundError:
             return None  # another watcher took it
         except OSError as exc:  # e.g. no write permission: the file stays where it is
-            self.log.warning("watch.claim_failed", file=name, error=_one_line(str(exc)))
+            self.log.warning("watch.claim_failed", file=name, error=one_line(exc))
             return None
         if self.marker:
             (self.inbox / (name + MARKER_SUFFIX)).unlink(missing_ok=True)
@@ -248,7 +234,7 @@ class Watcher:
                            if is_contact_file(entry.name) and entry.is_file())
         except OSError as exc:
             self.log.error("watch.scan_failed", inbox=str(self.processing),
-                           error=_one_line(str(exc)))
+                           error=one_line(exc))
             return
         for name in names:
             if self.stop.is_set():
@@ -266,13 +252,13 @@ class Watcher:
                     config = self._config_for(self._adopt_sidecar(path.name))
                     plan, outcome = submit_file(path, config, run_id="")
                 except LaafficError as exc:
-                    self._fail(path, _one_line(str(exc)))
+                    self._fail(path, one_line(exc))
                     return
                 self._succeed(path, outcome, plan.rejects_file)
         except Exception as exc:  # not the input's fault: keep it and retry
             self.left_for_retry += 1
             self.log.warning("watch.retry", file=path.name,
-                             error=f"{type(exc).__name__}: {_one_line(str(exc))}")
+                             error=f"{type(exc).__name__}: {one_line(exc)}")
 
     def _adopt_sidecar(self, name: str) -> Path | None:
         """The file's sidecar, moved into processing/ as NAME.toml (idempotent, so a
@@ -355,7 +341,7 @@ class Watcher:
                 del self.following[campaign]
             except Exception as exc:  # Redis hiccup: try on the next scan
                 self.log.warning("watch.follow_retry", campaign=campaign,
-                                 error=f"{type(exc).__name__}: {_one_line(str(exc))}")
+                                 error=f"{type(exc).__name__}: {one_line(exc)}")
                 continue
             if view is not None:
                 chunks = view["chunks"]
