@@ -24,7 +24,7 @@ from bench_util import (
 )
 
 from ingest.dedupe import table_bytes
-from ingest.plan import PRESIZE_MAX_ROWS
+from ingest.plan import expected_numbers
 from ingest.readers import open_contacts
 
 # Below this, a dry run's memory has not reached its steady state: the reader's read-ahead
@@ -66,8 +66,7 @@ def dry_run_figures(path: Path, runs: list[Timed]) -> dict[str, Any]:
 def dedupe_table_bytes(path: Path) -> int:
     """The de-duplication table a plan of `path` allocates: sized, as plan_file does, from
     the rows estimated from the file's size and first rows."""
-    expected = min(open_contacts(path).estimated_rows(), PRESIZE_MAX_ROWS)
-    return table_bytes(expected)
+    return table_bytes(expected_numbers(open_contacts(path)))
 
 
 PYARROW_MODES = ("read_csv", "open_csv")
@@ -160,23 +159,17 @@ def profile(path: Path, config: Path) -> dict[str, Any]:
     return {"stages_cpu_s": stages, "cpu_s": found["cpu_s"], "wall_s": found["wall_s"]}
 
 
-def strict_available() -> bool:
-    return importlib.util.find_spec("ingest.strict") is not None
-
-
 def strict_section(numbers_file: Path, main_file: Path, work: Path,
                    repeats: int) -> dict[str, Any]:
     """StrictValidator.check on 1M realistic normalised numbers, and what strict costs a
     dry run of the main file."""
-    if not strict_available():
-        return {"skipped": "ingest/strict.py does not exist (yet)"}
     result: dict[str, Any] = {"check": _strict_check(numbers_file, repeats)}
     strict_config = write_config(work / "strict.toml", extra='validation = "strict"')
     basic_config = write_config(work / "basic.toml")
     env = base_env(work)
     walls: dict[str, Timed] = {}
     for label, config in (("basic", basic_config), ("strict", strict_config)):
-        argv = [*CLI, "submit", str(main_file), "--config", str(config), "--dry-run", "--json"]
+        argv = dry_run_argv(main_file, config)
         walls[label], _ = best_of(repeats,
                                   lambda a=argv: run_timed(a, env=env, cwd=work).check("dry run"))
     strict_plan = orjson.loads(walls["strict"].stdout)
@@ -188,8 +181,7 @@ def strict_section(numbers_file: Path, main_file: Path, work: Path,
         "strict_rejected": strict_plan["rejected"],
         "basic_rejected": orjson.loads(walls["basic"].stdout)["rejected"],
     }
-    if (BENCH_DIR / "strict_bench.py").exists():
-        result["strict_bench_py"] = _run_strict_bench()
+    result["strict_bench_py"] = _run_strict_bench()
     return result
 
 

@@ -94,8 +94,6 @@ def _profile_rows(profile: dict[str, Any]) -> list[Row]:
 
 
 def _strict_rows(r: dict[str, Any]) -> list[Row]:
-    if "skipped" in r:
-        return [Row("strict validation", f"skipped: {r['skipped']}", ">= 300k rows/s", "n/a")]
     check, dry = r["check"], r["dry_run"]
     rows: list[Row] = []
     own = (r.get("strict_bench_py") or {}).get("check_rows_per_s")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 
-API_MAX_NUMBERS = 200_000
-TASK_NAME_MAX = 64
+API_MAX_NUMBERS = 200_000  # the API takes at most this many numbers per task
+TASK_NAME_MAX = 64  # the API's cap on taskName
 HASH_CHARS = 8
+MIN_INDEX_WIDTH = 3  # chunk numbers are 001, 002, ...; wider only past 999 chunks
 
 
 def chunk_sizes(total: int, chunk_size: int) -> list[int]:
@@ -27,7 +28,7 @@ def chunk_sizes(total: int, chunk_size: int) -> list[int]:
 
 
 def _index_width(chunk_count: int) -> int:
-    return max(3, len(str(chunk_count)))
+    return max(MIN_INDEX_WIDTH, len(str(chunk_count)))
 
 
 def _prefix(name: str, chunk_count: int) -> str:

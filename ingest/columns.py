@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from ingest.config import TEXT_KEYS
 from ingest.errors import ConfigError, InputError
 
-TEXT_KEYS = tuple(f"text{i}" for i in range(1, 11))
 # Header names (after header_key) that mean "the number to call".
 PHONE_HEADER_KEYS = frozenset({
     "phone", "phonenumber", "phoneno", "mobile", "mobilenumber", "mobilephone", "mobileno",

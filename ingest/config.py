@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ingest.chunks import API_MAX_NUMBERS, HASH_CHARS, MIN_INDEX_WIDTH, TASK_NAME_MAX
 from ingest.digest import file_digest
 from ingest.errors import ConfigError, one_line
 
-API_MAX_NUMBERS = 200_000  # the API takes at most this many numbers per task
-TASK_NAME_MAX = 64  # the API's cap on taskName
-TASK_NAME_SUFFIX = "-xxxxxxxx-NNN"  # what laaffic-batch appends: campaign hash and chunk number
+# What laaffic-batch appends to batch.name: the campaign hash and the chunk number.
+TASK_NAME_SUFFIX = f"-{'x' * HASH_CHARS}-{'N' * MIN_INDEX_WIDTH}"
 NAME_MAX = TASK_NAME_MAX - len(TASK_NAME_SUFFIX)  # 51
 MAX_SHOWN_ERRORS = 5
 
@@ -58,6 +58,7 @@ COLUMN_KEYS = ("phone", *TEXT_KEYS)
 TOP_TABLES = ("task", "batch", "columns")
 
 _DIGITS = re.compile(r"[0-9]*")
+_COUNTRY_CODE = re.compile(r"[1-9][0-9]{0,2}")
 _HH_MM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 _PROVIDER_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _ISO_TIME = re.compile(
@@ -553,17 +554,25 @@ def _batch_name(errors: Errors, value: object) -> str:
 
 
 def _country_code(errors: Errors, value: object) -> str | None:
-    # a bare number (46) or a leading "+" are unambiguous, so accept them
+    try:
+        return country_code_digits(value)
+    except ConfigError as exc:
+        errors.append(str(exc))
+        return None
+
+
+def country_code_digits(value: object) -> str:
+    """batch.default_country_code as digits: "46" for "46", "+46" or 46 (a bare number or a
+    leading "+" are unambiguous). ConfigError naming the key for anything else."""
     text = str(value) if _is_int(value) else value
     if isinstance(text, str):
         text = text.strip().removeprefix("+")
-    if isinstance(text, str) and re.fullmatch(r"[1-9][0-9]{0,2}", text):
-        return text
-    errors.append(
+        if _COUNTRY_CODE.fullmatch(text):
+            return text
+    raise ConfigError(
         f"batch.default_country_code = {_show(value)} must be 1-3 digits not starting with 0, "
         'e.g. "46"'
     )
-    return None
 
 
 def _required_texts(errors: Errors, value: object, columns: Mapping[str, str]) -> tuple[str, ...]:

@@ -49,10 +49,6 @@ class SeenNumbers:
     def __len__(self) -> int:
         return self._count
 
-    @property
-    def nbytes(self) -> int:
-        return self._table.nbytes
-
     def add_batch(self, numbers: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Record a batch of numbers (> 0) in file order with their data rows (>= 1, rising).
 

@@ -10,9 +10,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.numbers import utf8_bytes
+from ingest.numbers import arrow_array, arrow_strings, flag_rows, utf8_bytes
 
-TEXT_KEYS = tuple(f"text{i}" for i in range(1, 11))
 # Bytes JSON strings must escape: control characters, the quote and the backslash.
 _QUOTE, _BACKSLASH = ord('"'), ord("\\")
 
@@ -65,9 +64,6 @@ def _json_string(values: pa.Array) -> pa.Array:
     special = np.flatnonzero((data < 0x20) | (data == _QUOTE) | (data == _BACKSLASH))
     if not special.size:
         return values
-    rows = np.unique(np.searchsorted(offsets, special, side="right") - 1)
-    escaped = [orjson.dumps(value).decode()[1:-1]
-               for value in values.take(pa.array(rows)).to_pylist()]
-    mask = np.zeros(len(values), dtype=bool)
-    mask[rows] = True
-    return pc.replace_with_mask(values, pa.array(mask), pa.array(escaped, values.type))
+    mask = arrow_array(flag_rows(special, offsets))
+    escaped = [orjson.dumps(value).decode()[1:-1] for value in values.filter(mask).to_pylist()]
+    return pc.replace_with_mask(values, mask, arrow_strings(escaped).cast(values.type))

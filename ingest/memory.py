@@ -18,15 +18,20 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-# Three process-wide settings for the length of a plan, all put back afterwards:
+# Three process-wide settings for the length of a plan:
 # - glibc's malloc returns big freed blocks to the kernel at once, so every batch's numpy
 #   temporaries would come back as fresh pages, each page fault slow (more so in a VM):
 #   on a 10M-row file that was more kernel time than the parse. Freed memory is kept for
-#   reuse instead, and released at the end.
+#   reuse instead, and released at the end. The thresholds are set back to glibc's
+#   defaults afterwards, but not quite as they were: once they are set, glibc stops
+#   raising its mmap and trim thresholds by itself, for the rest of the process.
 # - Arrow's default pool (mimalloc) also hands freed pages back within milliseconds; its
-#   buffers come from that same tuned malloc instead (0.3-0.5 CPU-s on 10M rows).
+#   buffers come from that same tuned malloc instead (0.3-0.5 CPU-s on 10M rows). The
+#   CLI already starts with the system pool as Arrow's default (cli.configure_process),
+#   which its I/O buffers need too; the swap here is for callers that did not start
+#   through the CLI, and the earlier pool is put back afterwards.
 # - The cyclic garbage collector would walk all objects again and again for the few
-#   containers a batch makes; it is paused.
+#   containers a batch makes; it is paused, and resumed afterwards.
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
 _DEFAULT_TRIM_THRESHOLD = 128 * 1024  # glibc's defaults
 _DEFAULT_MMAP_THRESHOLD = 128 * 1024

@@ -12,7 +12,6 @@ and reasons as int8 codes (normalise_to_int64); digit strings are made only wher
 from __future__ import annotations
 
 import os
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -20,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.errors import ConfigError
+from ingest.config import country_code_digits
 
 REASONS: dict[str, str] = {
     "empty": "no phone number in this row",
@@ -175,13 +174,7 @@ def normalise_number(
 def _country_code_bytes(default_country_code: str | None) -> bytes | None:
     if default_country_code is None:
         return None
-    text = str(default_country_code).strip().removeprefix("+")
-    if not re.fullmatch(r"[1-9][0-9]{0,2}", text):
-        raise ConfigError(
-            f"batch.default_country_code = {default_country_code!r} must be 1-3 digits not "
-            'starting with 0, e.g. "46"'
-        )
-    return text.encode("ascii")
+    return country_code_digits(default_country_code).encode("ascii")
 
 
 def _as_text(values: pa.Array) -> pa.Array:
@@ -203,7 +196,7 @@ def _as_text(values: pa.Array) -> pa.Array:
 def _fold_unicode(values: pa.Array) -> pa.Array:
     """Rewrite the (rare) non-ASCII rows so the byte-level pass only sees ASCII separators."""
     offsets, data = utf8_bytes(values)
-    non_ascii = _flag_rows(np.flatnonzero(data >= 0x80), offsets)
+    non_ascii = flag_rows(np.flatnonzero(data >= 0x80), offsets)
     if not non_ascii.any():
         return values
     mask = arrow_array(non_ascii)
@@ -283,16 +276,16 @@ EMPTY_TEXT = arrow_strings([""])[0]
 _REASON_TABLE = arrow_strings(list(_CODES))
 
 
-def _rows_of(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """The row holding each (sorted) byte position."""
+def rows_of(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The row holding each byte position; offsets: each row's start, then the end."""
     return np.searchsorted(offsets, positions, side="right") - 1
 
 
-def _flag_rows(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def flag_rows(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Per row: does it hold any of these byte positions."""
     flagged = np.zeros(len(offsets) - 1, dtype=bool)
     if positions.size:
-        flagged[_rows_of(positions, offsets)] = True
+        flagged[rows_of(positions, offsets)] = True
     return flagged
 
 
@@ -346,10 +339,10 @@ def _keep_digits(offsets: np.ndarray, data: np.ndarray) -> _Digits:
     row_start[offsets] = True
     starts_plus, misplaced_plus = _plus_signs(where(_PLUS_SIGN), data, offsets, row_start,
                                               digits_before, digit_offsets)
-    has_other = _flag_rows(where(_OTHER), offsets)
+    has_other = flag_rows(where(_OTHER), offsets)
     dots = where(_DOT)
-    dot_then_zero = _flag_rows(dots[data[np.minimum(dots + 1, len(data) - 1)] == _ZERO],
-                               offsets)
+    dot_then_zero = flag_rows(dots[data[np.minimum(dots + 1, len(data) - 1)] == _ZERO],
+                              offsets)
     trunk_zeros = _trunk_zeros(where(_OPEN), data, row_start)
     return _Digits(
         compact=_compress_bytes(data, is_digit),
@@ -388,7 +381,7 @@ def _plus_signs(positions: np.ndarray, data: np.ndarray, offsets: np.ndarray,
     misplaced = np.zeros(n, dtype=bool)
     later = np.compress(~row_start[positions], positions)
     if later.size:
-        rows = _rows_of(later, offsets)
+        rows = rows_of(later, offsets)
         first_in_row = np.ones(len(rows), dtype=bool)
         first_in_row[1:] = rows[1:] != rows[:-1]
         leads = (first_in_row & ~starts_plus[rows]
@@ -466,7 +459,7 @@ def _drop_trunk_zeros(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Drop the written-out trunk prefix of "+44 (0)20 ...": never dialled after a country
     code. Only in international rows, and only after the first digit of the country code."""
-    rows = np.searchsorted(digit_off, trunk_zeros, side="right") - 1
+    rows = rows_of(trunk_zeros, digit_off)
     dropped = international[rows] & (trunk_zeros > digit_off[rows] + strip[rows])
     kept_len = np.diff(digit_off) - np.bincount(rows[dropped], minlength=len(digit_off) - 1)
     offsets = np.zeros(len(digit_off), dtype=np.int32)

@@ -43,7 +43,7 @@ from ingest.numbers import (
     reason_names,
     utf8_bytes,
 )
-from ingest.readers import open_contacts, prefetch
+from ingest.readers import ContactTable, open_contacts, prefetch
 from ingest.rejects import DUPLICATES_SCHEMA, REJECTS_SCHEMA, RowLogWriter
 
 # Rows per batch while planning: the per-batch arrays stay cache-sized (the hash table's
@@ -70,7 +70,6 @@ class ChunkSpec:
 @dataclass
 class Plan:
     campaign: str
-    digest: str
     source: Path
     rows: int
     accepted: int
@@ -136,7 +135,7 @@ class _Planner:
         self.columns = columns
         self.country_code = batch.default_country_code
         self.required = list(batch.required_texts)
-        self.text_keys = sorted(columns.texts, key=lambda k: int(k[4:]))
+        self.text_keys = list(columns.texts)  # text1..text10 order: map_columns keeps it
         self.suppressed = self._load_suppression(config)
         self.validator = self._strict_validator(config)
         self.seen = SeenNumbers(expected_numbers)
@@ -198,12 +197,11 @@ class _Planner:
             codes[self._missing_text(batch, key, codes == 0)] = reason_code("missing_text")
         if self.suppressed is not None and len(self.suppressed):
             valid = np.flatnonzero(codes == 0)
-            hits = np.isin(numbers[valid], self.suppressed)
+            hits = _in_sorted(self.suppressed, numbers[valid])
             codes[valid[hits]] = reason_code("suppressed")
         if self.validator is not None:
             valid = np.flatnonzero(codes == 0)
-            verdicts = self.validator.check(numbers_as_digits(numbers[valid]))
-            codes[valid] = _codes_of(verdicts)
+            codes[valid] = self.validator.reason_codes(numbers_as_digits(numbers[valid]))
 
         raw = batch.column(self.columns.phone)
         self._write_rejects(raw, codes, row_base)
@@ -275,11 +273,11 @@ def _same(batch: pa.RecordBatch) -> pa.RecordBatch:
     return batch
 
 
-def _codes_of(verdicts: pa.Array) -> np.ndarray:
-    """Reason names (null = passes) as int8 codes."""
-    names = arrow_strings([name or "" for name in REASON_CODES])
-    codes = pc.index_in(verdicts.fill_null(EMPTY_TEXT), value_set=names)  # all are known
-    return np.frombuffer(codes.buffers()[1], dtype=np.int32)[: len(codes)].astype(np.int8)
+def _in_sorted(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per value: is it in sorted_values (sorted, not empty)? A binary search each, where
+    np.isin would sort sorted_values again on every call."""
+    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return sorted_values.take(at) == values
 
 
 def _entry_text(values: pa.Array) -> pa.Array:
@@ -293,14 +291,19 @@ def _count_too_long(text: pa.Array, idx: np.ndarray) -> int:
     values of more than TEXT_MAX_CHARS bytes can be, so only those are looked at."""
     offsets, _ = utf8_bytes(text)
     long_rows = np.flatnonzero(np.diff(offsets) > TEXT_MAX_CHARS)
-    if long_rows.size:  # ...and accepted (idx is sorted)
-        at = np.minimum(np.searchsorted(idx, long_rows), len(idx) - 1)
-        long_rows = long_rows.compress(idx.take(at) == long_rows)
+    if long_rows.size:  # ...and accepted
+        long_rows = long_rows.compress(_in_sorted(idx, long_rows))
     if not long_rows.size:
         return 0
     values = pc.utf8_trim_whitespace(text.take(arrow_array(long_rows)))
     lengths = np.frombuffer(pc.utf8_length(values).buffers()[1], dtype=np.int32)
     return int(np.count_nonzero(lengths[: len(values)] > TEXT_MAX_CHARS))
+
+
+def expected_numbers(table: ContactTable, sample: pa.RecordBatch | None = None) -> int:
+    """How many numbers plan_file sizes the de-duplication table for up front: the rows
+    estimated from the file's size and first rows (`sample`, if already read), capped."""
+    return min(table.estimated_rows(sample), PRESIZE_MAX_ROWS)
 
 
 def plan_file(path: str | Path, config: CampaignConfig, *, data_dir: Path, run_id: str = "",
@@ -321,8 +324,8 @@ def plan_file(path: str | Path, config: CampaignConfig, *, data_dir: Path, run_i
     try:
         # The de-duplication table is sized for the whole file up front (growing it
         # means placing every number again); its memory is only touched as it fills.
-        expected = min(table.estimated_rows(sample), PRESIZE_MAX_ROWS)
-        planner = _Planner(columns, config, work_dir, keep_entries, expected)
+        planner = _Planner(columns, config, work_dir, keep_entries,
+                           expected_numbers(table, sample))
         try:
             # Three stages, each on its own thread, a batch or two apart (Arrow and numpy
             # release the GIL): parsing, normalising, and here de-duplicating and writing.
@@ -350,7 +353,6 @@ def plan_file(path: str | Path, config: CampaignConfig, *, data_dir: Path, run_i
     rejected = sum(reasons.values())
     return Plan(
         campaign=campaign,
-        digest=digest,
         source=path,
         rows=planner.rows,
         accepted=planner.accepted,

@@ -21,8 +21,8 @@ DUPLICATES_SCHEMA = pa.schema(
 
 
 class RowLogWriter:
-    """A CSV file with a fixed schema, opened lazily: nothing is written for no rows,
-    except the header, so an empty rejects file still says what its columns are."""
+    """A CSV file with a fixed schema. Its header is written even when no rows come, so an
+    empty rejects file still says what its columns are."""
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.path = path

@@ -25,10 +25,18 @@ from phonenumbers.phonenumberutil import (
     REGION_CODE_FOR_NON_GEO_ENTITY,
 )
 
-from ingest.numbers import utf8_bytes
+from ingest.numbers import (
+    arrow_array,
+    arrow_strings,
+    flag_rows,
+    numpy_bools,
+    reason_code,
+    reason_names,
+    utf8_bytes,
+)
 
-_OK, _INVALID, _NOT_MOBILE = 0, 1, 2
-_RESULTS = pa.array([None, "invalid_number", "not_mobile"], pa.string())
+# Verdicts are reason codes as planning counts them (ingest.numbers.REASON_CODES).
+_OK, _INVALID, _NOT_MOBILE = 0, reason_code("invalid_number"), reason_code("not_mobile")
 
 # Types that _number_type_helper checks before fixed line and mobile, in its order.
 _SPECIAL_TYPES = (
@@ -70,14 +78,13 @@ class _Pattern:
         self.whole = whole
         self.python: re.Pattern[str] | None = None
         try:
-            pc.match_substring_regex(pa.array(["0"]), self.source)
+            pc.match_substring_regex(arrow_strings(["0"]), self.source)
         except pa.ArrowInvalid:
             self.python = re.compile(pattern)
 
     def matches(self, values: pa.Array) -> np.ndarray:
         if self.python is None:
-            found = pc.match_substring_regex(values, self.source)
-            return found.to_numpy(zero_copy_only=False)
+            return numpy_bools(pc.match_substring_regex(values, self.source))
         match = self.python.fullmatch if self.whole else self.python.match
         return np.array([match(value) is not None for value in values.to_pylist()], dtype=bool)
 
@@ -187,12 +194,12 @@ def _classify_group(
     for region in regions:
         if pending.size == 0:
             break
-        candidates = national.take(pa.array(pending))
+        candidates = national.take(arrow_array(pending))
         if region.leading_digits is not None:
             chosen = region.leading_digits.matches(candidates)
             if chosen.any():
                 codes[pending[chosen]] = region.rules.classify(
-                    candidates.filter(pa.array(chosen)), mobile_only
+                    candidates.filter(arrow_array(chosen)), mobile_only
                 )
         else:
             region_codes = region.rules.classify(candidates, mobile_only)
@@ -211,16 +218,20 @@ class StrictValidator:
 
     def check(self, digits: pa.Array | pa.ChunkedArray) -> pa.Array:
         """Per number: null when it passes, else "invalid_number" or "not_mobile"."""
+        return reason_names(self.reason_codes(digits))
+
+    def reason_codes(self, digits: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """check() as int8 codes numbered as ingest.numbers.REASON_CODES (0: passes)."""
         values = digits.combine_chunks() if isinstance(digits, pa.ChunkedArray) else digits
         if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
             values = values.cast(pa.string())
         codes = np.full(len(values), _INVALID, dtype=np.int8)
         if len(values) == 0:
-            return _RESULTS.take(pa.array(codes))
+            return codes
         offsets, data = utf8_bytes(values)
         country_code, national_length = _split(offsets, data)
         usable = (national_length > 0) & (national_length <= _MAX_NATIONAL_LENGTH)
-        usable &= values.is_valid().to_numpy(zero_copy_only=False)
+        usable &= numpy_bools(values.is_valid())
         rows = np.flatnonzero(usable)
         key = country_code[rows] * 64 + national_length[rows]
         order = np.argsort(key, kind="stable")
@@ -234,7 +245,7 @@ class StrictValidator:
             starts = offsets[group] + (offsets[group + 1] - offsets[group] - length)
             national = _fixed_width_strings(data, starts, length)
             codes[group] = _classify_group(code, length, national, self.mobile_only)
-        return _RESULTS.take(pa.array(codes))
+        return codes
 
 
 def _split(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -243,10 +254,7 @@ def _split(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarra
     lengths = np.diff(offsets)
     n = len(lengths)
     digit_value = data - ord("0")  # uint8: anything below '0' wraps past 9
-    not_digit = digit_value > 9
-    bad = np.zeros(n, dtype=bool)
-    if not_digit.any():
-        bad[np.searchsorted(offsets, np.flatnonzero(not_digit), side="right") - 1] = True
+    bad = flag_rows(np.flatnonzero(digit_value > 9), offsets)
     first3 = np.zeros(n, dtype=np.int64)
     for k in range(3):
         present = lengths > k

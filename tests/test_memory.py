@@ -1,4 +1,5 @@
-"""Memory set-up for bulk planning: settings put back, array contents never changed."""
+"""Memory set-up for bulk planning: Arrow's pool and the collector put back, array
+contents never changed."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pyarrow as pa
 from ingest.memory import bulk_mode, populate_in_background
 
 
-def test_bulk_mode_puts_the_process_settings_back() -> None:
+def test_bulk_mode_puts_arrows_pool_and_the_collector_back() -> None:
     pool = pa.default_memory_pool()
     assert gc.isenabled()
     with bulk_mode():

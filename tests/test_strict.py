@@ -17,7 +17,7 @@ from phonenumbers.phonenumberutil import (
 )
 
 import ingest.strict as strict
-from ingest.numbers import REASONS
+from ingest.numbers import REASON_CODES, REASONS
 from ingest.strict import StrictValidator
 
 MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
@@ -190,7 +190,14 @@ def test_odd_input_is_invalid_not_an_error() -> None:
 
 
 def test_emitted_codes_are_described() -> None:
-    assert {"invalid_number", "not_mobile"} <= REASONS.keys()
+    """Every verdict strict gives, as a code for planning and as a name, is a known reason."""
+    digits = pa.array(["46701234567", "46812345678", "4600"])  # mobile, fixed line, invalid
+    validator = StrictValidator(mobile_only=True)
+    codes = validator.reason_codes(digits)
+    names = validator.check(digits).to_pylist()
+    assert names == [None, "not_mobile", "invalid_number"]
+    assert [REASON_CODES[code] for code in codes] == names
+    assert set(names) - {None} <= REASONS.keys()
 
 
 def test_pattern_re2_cannot_compile_falls_back_to_python_re() -> None:
