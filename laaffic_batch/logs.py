@@ -19,6 +19,8 @@ SAFE_KEYS = frozenset({"timestamp", "level", "campaign", "task_name", "key_id",
                        "attempt", "attempts", "count", "delay", "delay_ms", "submitted",
                        "failed", "chunks", "index", "logger"})
 
+# Our own flag, not structlog.is_configured(): a structlog.configure() made elsewhere first
+# must not keep the redaction processor out.
 _configured = False
 
 
@@ -44,14 +46,14 @@ def redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
-def configure_logging(stream: TextIO | None = None, level: int = logging.INFO) -> None:
+def configure_logging(stream: TextIO | None = None) -> None:
     """Idempotent; the first call decides the output stream (stderr by default, so that
     stdout stays clean for --json)."""
     global _configured
     if _configured:
         return
     out = stream or sys.stderr
-    renderer: Any = (structlog.dev.ConsoleRenderer(colors=out.isatty()) if out.isatty()
+    renderer: Any = (structlog.dev.ConsoleRenderer(colors=True) if out.isatty()
                      else structlog.processors.JSONRenderer())
     structlog.configure(
         processors=[
@@ -62,13 +64,13 @@ def configure_logging(stream: TextIO | None = None, level: int = logging.INFO) -
             redact,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=True,
     )
     _configured = True
 
 
-def get_logger(**context: Any) -> Any:
+def get_logger() -> Any:
     configure_logging()
-    return structlog.get_logger("laaffic-batch").bind(**context)
+    return structlog.get_logger("laaffic-batch")

@@ -1,6 +1,8 @@
 """Redaction: phone numbers masked to their last 4 digits, secrets removed.
 
-One place for the rules, used by the log processors and by everything printed."""
+One place for the rules, used by the structlog processor, the sandbox's log lines and the
+plan preview. Not applied to the CLI's one-line error messages: an input error may quote up
+to 80 characters of a raw row so that the row can be found and fixed."""
 
 from __future__ import annotations
 

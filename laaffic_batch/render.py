@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.plan import Plan
+from ingest.plan import TEXT_MAX_CHARS, Plan
 from laaffic_batch.redact import mask_number
 
 
@@ -23,7 +23,8 @@ def render_plan(plan: Plan) -> str:
         f"{_n(plan.rejected)} + duplicates {_n(plan.duplicates)}",
     ]
     if plan.truncated_texts:
-        lines.append(f"  text values cut to 30 characters: {_n(plan.truncated_texts)}")
+        lines.append(f"  text values cut to {TEXT_MAX_CHARS} characters: "
+                     f"{_n(plan.truncated_texts)}")
     if plan.reject_reasons:
         from ingest.numbers import REASONS
 

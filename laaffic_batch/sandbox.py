@@ -157,12 +157,13 @@ class _State:
         self.api_key = api_key
         self.api_secret = api_secret
         self.lock = threading.Lock()
-        self.reset(faults)
+        self.faults = faults
+        self.reset()
 
-    def reset(self, faults: Faults) -> None:
+    def reset(self) -> None:
+        """Forget every task and counter and restart the RNG; the faults stay."""
         with self.lock:
-            self.faults = faults
-            self.rng = random.Random(faults.seed)
+            self.rng = random.Random(self.faults.seed)
             self.tasks: list[_Task] = []
             self.by_name: dict[str, _Task] = {}
             self.by_id: dict[int, _Task] = {}
@@ -186,6 +187,12 @@ class _State:
     def count(self, what: str) -> None:
         with self.lock:
             self.counts[what] += 1
+
+    def admin_views(self, with_numbers: bool) -> list[dict[str, Any]]:
+        """Recorded tasks, oldest first (GET /_sandbox/tasks and SandboxServer.tasks())."""
+        with self.lock:
+            tasks = list(self.tasks)
+        return [task.admin_view(with_numbers) for task in tasks]
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
@@ -312,6 +319,13 @@ class _Handler(BaseHTTPRequestHandler):
             return "-16"
         return "-16" if skew > TIMESTAMP_TOLERANCE else None
 
+    def _refused(self, counter: str) -> _Answer | None:
+        """Count a query/detail request; the code-envelope refusal if its auth is wrong.
+        (Sends check auth after their faults, so _send does not use this.)"""
+        self.state.count(counter)
+        problem = self._auth_problem()
+        return _code_answer(problem) if problem else None
+
     def _send(self, body: bytes) -> _Answer:
         state = self.state
         state.count("sends")
@@ -383,11 +397,10 @@ class _Handler(BaseHTTPRequestHandler):
         return answer
 
     def _query(self, body: bytes) -> _Answer:
+        refused = self._refused("queries")
+        if refused is not None:
+            return refused
         state = self.state
-        state.count("queries")
-        problem = self._auth_problem()
-        if problem:
-            return _code_answer(problem)
         try:
             query = orjson.loads(body)
             current, size = int(query.get("current", 1)), int(query.get("size", 10))
@@ -416,11 +429,10 @@ class _Handler(BaseHTTPRequestHandler):
         return answer
 
     def _detail(self, raw_id: str) -> _Answer:
+        refused = self._refused("details")
+        if refused is not None:
+            return refused
         state = self.state
-        state.count("details")
-        problem = self._auth_problem()
-        if problem:
-            return _code_answer(problem)
         with state.lock:
             task = state.by_id.get(int(raw_id)) if raw_id.isdigit() else None
         if task is None:
@@ -431,9 +443,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.state
         if method == "GET" and path == "/_sandbox/tasks":
             with_numbers = query.get("numbers", ["1"])[-1] not in ("0", "false", "no")
-            with state.lock:
-                tasks = list(state.tasks)
-            return _Answer(200, [t.admin_view(with_numbers) for t in tasks], note="admin tasks")
+            return _Answer(200, state.admin_views(with_numbers), note="admin tasks")
         if method == "GET" and path == "/_sandbox/stats":
             return _Answer(200, state.stats(), note="admin stats")
         if method == "POST" and path == "/_sandbox/faults":
@@ -447,7 +457,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.set_faults(faults)
             return _Answer(200, asdict(faults), note="admin faults replaced")
         if method == "POST" and path == "/_sandbox/reset":
-            state.reset(state.faults)
+            state.reset()
             return _Answer(200, {"reset": True}, note="admin reset")
         return _Answer(404, {"error": f"no such admin endpoint: {method} {path}"})
 
@@ -567,16 +577,14 @@ class SandboxServer:
 
     def tasks(self) -> list[dict]:
         """Recorded tasks, oldest first: jobId, taskName, count, numbers, createdTime, ..."""
-        with self._state.lock:
-            tasks = list(self._state.tasks)
-        return [task.admin_view(with_numbers=True) for task in tasks]
+        return self._state.admin_views(with_numbers=True)
 
     def stats(self) -> dict[str, Any]:
         return self._state.stats()
 
     def reset(self) -> None:
         """Forget every task and counter; the faults stay."""
-        self._state.reset(self._state.faults)
+        self._state.reset()
 
 
 def _agent_status(text: str) -> tuple[int, str]:
@@ -587,6 +595,7 @@ def _agent_status(text: str) -> tuple[int, str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = Faults()  # one place for the fault defaults: the dataclass
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help="port to listen on (default %(default)s; 0 picks a free one)")
@@ -596,19 +605,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=os.environ.get("LAAFFIC_API_SECRET") or DEFAULT_API_SECRET,
                         help="secret to check Sign with (default: $LAAFFIC_API_SECRET or "
                              "sandbox-secret)")
-    parser.add_argument("--fail-rate", type=float, default=0.0,
+    parser.add_argument("--fail-rate", type=float, default=defaults.fail_rate,
                         help="fraction of sends failing transiently (HTTP 500/502, -18)")
-    parser.add_argument("--lose-rate", type=float, default=0.0,
+    parser.add_argument("--lose-rate", type=float, default=defaults.lose_rate,
                         help="fraction of sends recorded but answered with nothing or a 504")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each send")
-    parser.add_argument("--max-concurrent", type=int, default=None,
+    parser.add_argument("--latency", type=float, default=defaults.latency,
+                        help="seconds added to each send")
+    parser.add_argument("--max-concurrent", type=int, default=defaults.max_concurrent,
                         help="running tasks allowed at once; more are answered -37")
-    parser.add_argument("--task-duration", type=float, default=5.0,
+    parser.add_argument("--task-duration", type=float, default=defaults.task_duration,
                         help="seconds a task runs (for progress and --max-concurrent)")
     parser.add_argument("--permanent", type=_agent_status, action="append", default=[],
                         metavar="AGENT=STATUS",
                         help="answer sends for this agentId with this status, e.g. 41=-60")
-    parser.add_argument("--seed", type=int, default=None, help="RNG seed for the faults")
+    parser.add_argument("--seed", type=int, default=defaults.seed,
+                        help="RNG seed for the faults")
 
 
 def run(args: argparse.Namespace) -> int:

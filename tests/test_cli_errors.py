@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
-import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
+from pipeline_support import run_cli
+
+from laaffic_batch import cli
 
 GOOD_CONFIG = '[task]\nappId = "app"\nagentId = 41\n[batch]\nname = "t"\n'
 
@@ -17,9 +24,8 @@ def _dry_run(tmp_path: Path, contacts: Path, config_text: str = GOOD_CONFIG
     config = tmp_path / "campaign.toml"
     config.write_text(config_text)
     env = {**os.environ, "LAAFFIC_DATA_DIR": str(tmp_path / "data")}
-    return subprocess.run([sys.executable, "-m", "laaffic_batch.cli", "submit", str(contacts),
-                           "--config", str(config), "--dry-run"],
-                          capture_output=True, text=True, env=env, timeout=60)
+    return run_cli(["submit", str(contacts), "--config", str(config), "--dry-run"], env,
+                   timeout=60)
 
 
 def _assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
@@ -65,3 +71,70 @@ def test_bad_configs_are_refused_before_reading(tmp_path: Path, config: str,
     contacts = tmp_path / "in.csv"
     contacts.write_text("phone\n46701234567\n")
     _assert_one_line_error(_dry_run(tmp_path, contacts, config), needle)
+
+
+@pytest.fixture
+def refusing_redis() -> Iterator[int]:
+    """A port whose server answers every Redis command with an error reply: a Redis failure
+    the client does not retry (a closed port would be retried for ~20 s)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def answer(connection: socket.socket) -> None:
+        with connection, contextlib.suppress(OSError):  # the client may reset it
+            while data := connection.recv(65536):
+                # one RESP array (a command) per line that starts with '*'
+                commands = sum(line.startswith(b"*") for line in data.split(b"\r\n"))
+                connection.sendall(b"-ERR this server refuses everything\r\n" * commands)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def test_a_redis_failure_is_one_line_naming_the_redacted_url(
+        tmp_path: Path, refusing_redis: int) -> None:
+    env = {**os.environ, "LAAFFIC_DATA_DIR": str(tmp_path / "data"),
+           "REDIS_URL": f"redis://:hunter2@127.0.0.1:{refusing_redis}/0"}
+    result = run_cli(["status", "some-campaign"], env, timeout=60)
+    assert result.returncode == 2
+    _assert_one_line_error(result, f"Redis at redis://:****@127.0.0.1:{refusing_redis}/0",
+                           "refuses everything", "check REDIS_URL")
+    assert "hunter2" not in result.stderr
+
+
+def test_a_redis_failure_without_redis_url_names_the_embedded_one_and_starts_none(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def failing(args: object) -> int:
+        raise redis.ConnectionError("simulated")
+
+    def no_embedded(directory: Path) -> str:
+        raise AssertionError("the error handler must not start the embedded Redis")
+
+    import worker.connection
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("LAAFFIC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(cli, "configure_process", lambda: None)  # keep this process's env
+    monkeypatch.setattr(cli, "cmd_status", failing)
+    monkeypatch.setattr(worker.connection, "ensure_embedded_redis", no_embedded)
+    assert cli.main(["status", "some-campaign"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"laaffic-batch: error: the embedded Redis in {tmp_path / 'data'} failed: "
+                     "simulated; check REDIS_URL (host, password, TLS) and that the server "
+                     "is running"]

@@ -349,6 +349,9 @@ def test_arguments_and_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (args.host, args.port, args.api_key, args.api_secret) == (
         "127.0.0.1", 8787, "sandbox-key", "from-env")
     assert dict(args.permanent) == {41: "-60", 7: "-26"}
+    assert Faults(fail_rate=args.fail_rate, lose_rate=args.lose_rate, latency=args.latency,
+                  max_concurrent=args.max_concurrent, task_duration=args.task_duration,
+                  seed=args.seed) == Faults()
     with pytest.raises(SystemExit):
         parser.parse_args(["--permanent", "41"])
 
