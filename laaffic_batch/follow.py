@@ -9,22 +9,21 @@ import time
 from typing import Any
 
 from ingest.errors import LaafficError
+from worker.ledger import TERMINAL_STATES, CampaignMeta, Ledger, campaign_view
 
 EXIT_OK, EXIT_FAILED, EXIT_TIMEOUT = 0, 3, 4
 POLL_SECONDS = 0.5
-TERMINAL = ("submitted", "failed")
 
 
 def _terminal(view: dict[str, Any]) -> int:
-    return sum(1 for c in view["chunks"] if c["state"] in TERMINAL)
+    return sum(1 for c in view["chunks"] if c["state"] in TERMINAL_STATES)
 
 
-def _campaign_state(ledger: Any, view: dict[str, Any]) -> str:
-    meta = ledger.meta(view["campaign"])
+def _campaign_state(meta: CampaignMeta, view: dict[str, Any]) -> str:
     done = _terminal(view)
     if done == len(view["chunks"]):
         return "completed"
-    if meta and meta.not_before and time.time() < meta.not_before:
+    if meta.not_before and time.time() < meta.not_before:
         return "scheduled"
     return "active"
 
@@ -57,28 +56,45 @@ class _WaitProgress:
             self.bar.stop()
 
 
+def _poll(ledger: Ledger, campaign: str, total: int, done: int, deadline: float | None,
+          progress: _WaitProgress) -> bool:
+    """Poll the campaign's counters (one HMGET each time) until no chunk is outstanding;
+    True when the deadline came first."""
+    outstanding = total - done
+    while outstanding > 0:
+        progress.update(total - outstanding)
+        if deadline is not None and time.monotonic() >= deadline:
+            return True
+        time.sleep(POLL_SECONDS)
+        latest = ledger.outstanding(campaign)
+        if latest is not None:  # a campaign deleted meanwhile keeps its last count
+            outstanding = latest
+    return False
+
+
 def follow_campaign(campaign: str, *, wait: bool, timeout: float | None, as_json: bool) -> int:
     from worker.connection import redact_url, redis_client, resolve_redis_url
-    from worker.ledger import Ledger
 
     url = resolve_redis_url()
     ledger = Ledger(redis_client(url))
-    view = ledger.view(campaign)
-    if view is None:
+    meta = ledger.meta(campaign)  # read once: it never changes after submit
+    if meta is None:
         raise LaafficError(f"campaign {campaign!r} not found in the Redis at {redact_url(url)}; "
                            "use the id printed by submit and the same REDIS_URL")
+    view = campaign_view(meta, ledger.chunks(campaign))
     timed_out = False
     if wait:
         deadline = None if timeout is None else time.monotonic() + timeout
-        progress = _WaitProgress(campaign, len(view["chunks"]))
+        total = len(view["chunks"])
+        progress = _WaitProgress(campaign, total)
         try:
-            while _terminal(view) < len(view["chunks"]):
-                progress.update(_terminal(view))
-                if deadline is not None and time.monotonic() >= deadline:
-                    timed_out = True
-                    break
-                time.sleep(POLL_SECONDS)
-                view = ledger.view(campaign) or view
+            # The chunks are read again only once the counters say all are terminal (or
+            # time is up); a `retry` in between sends us back to polling.
+            while _terminal(view) < total and not timed_out:
+                timed_out = _poll(ledger, campaign, total, _terminal(view), deadline, progress)
+                records = ledger.chunks(campaign)
+                if records:  # a campaign deleted meanwhile keeps its last view
+                    view = campaign_view(meta, records)
             progress.update(_terminal(view))
         finally:
             progress.close()
@@ -87,7 +103,7 @@ def follow_campaign(campaign: str, *, wait: bool, timeout: float | None, as_json
     else:
         from laaffic_batch.render import render_status
 
-        print(render_status(view, {"state": _campaign_state(ledger, view)}))
+        print(render_status(view, {"state": _campaign_state(meta, view)}))
     if timed_out:
         print(f"laaffic-batch: --timeout {timeout:g}s reached with "
               f"{len(view['chunks']) - _terminal(view)} chunk(s) not yet terminal",

@@ -23,13 +23,16 @@ configure_logging(stream=sys.stdout)
 logging.getLogger("dramatiq.middleware.retries.Retries").setLevel(logging.WARNING)
 
 # Failures other than our own Retry (a bug, Redis unreachable for long) get a few
-# Dramatiq retries with its default backoff, then the message is dead-lettered and the
-# chunk stays non-terminal for `retry`/`status` to show.
+# Dramatiq retries with its default backoff, then the message is dead-lettered. The chunk
+# stays non-terminal (`status` shows it), and the stale-chunk sweeper (worker/sweeper.py)
+# sends it again once it has not moved for LAAFFIC_STALE_AFTER_S.
 UNEXPECTED_ERROR_RETRIES = 10
 READ_TIMEOUT_S = float(os.environ.get("LAAFFIC_READ_TIMEOUT", "60"))
 CONNECT_TIMEOUT_S = 5.0
-# A lease outlives the longest possible send, so a live worker is never overtaken; after
-# a crash it is also how long the chunk waits before another worker may try it.
+# A lease outlives one send request (connect + read timeout + a margin), so a live worker
+# is not overtaken mid-send; after a crash it is also how long the chunk waits before
+# another worker may try it. A -41 reconcile (paged task queries) may outlast it: a worker
+# taking the chunk over then gets -41 as well and records the same task, found by name.
 LEASE_SECONDS = CONNECT_TIMEOUT_S + READ_TIMEOUT_S + float(
     os.environ.get("LAAFFIC_LEASE_MARGIN", "15"))
 

@@ -28,7 +28,7 @@ from worker.chunk_store import ChunkMissing, ChunkStore
 from worker.client import LaafficClient
 from worker.errors import AlreadyExists, PermanentError, ProviderBusy, TransientError
 from worker.in_flight import InFlightLimiter
-from worker.ledger import CampaignMeta, ChunkRecord, Ledger, Transition
+from worker.ledger import TERMINAL_STATES, CampaignMeta, ChunkRecord, Ledger, Transition
 from worker.outcomes import WebhookSender, announce_campaign_completed
 from worker.policy import RetryPolicy
 from worker.results import publish_chunk_result
@@ -84,7 +84,7 @@ class ChunkSubmitter:
                               f"within batch.max_age ({meta.settings.get('max_age')} s)"})
 
         record = self.ledger.chunk(campaign, index)
-        if record is None or record.state in ("submitted", "failed"):
+        if record is None or record.state in TERMINAL_STATES:
             return Done("noop")
         # The account-wide slot comes first, so waiting for it never counts as an attempt.
         limit = int(meta.settings.get("max_in_flight") or 2)
@@ -128,7 +128,7 @@ class ChunkSubmitter:
         except TransientError as exc:
             return self._retry_transient(meta, index, token, attempt, exc)
         except PermanentError as exc:
-            return self._fail(meta, index, _error(exc), attempt=attempt)
+            return self._fail(meta, index, _error(exc))
         transition = self.ledger.mark_submitted(campaign, index, key_id)
         self.store.expire(campaign, index, SUBMITTED_PAYLOAD_TTL)
         if transition.changed:
@@ -157,8 +157,7 @@ class ChunkSubmitter:
 
     def _wait_busy(self, meta: CampaignMeta, index: int, token: str,
                    exc: ProviderBusy) -> Outcome:
-        self.ledger.mark_waiting(meta.campaign, index, token, _error(exc), transient=False,
-                                 retry_at=time.time())
+        self.ledger.mark_waiting(meta.campaign, index, token, _error(exc), transient=False)
         delay = self.policy.busy_delay_ms()
         self.log.info("chunk.retrying", campaign=meta.campaign, index=index,
                       reason="provider busy (-37)", delay_ms=delay, counted=False)
@@ -168,32 +167,35 @@ class ChunkSubmitter:
                          exc: TransientError) -> Outcome:
         max_attempts = int(meta.settings.get("max_attempts") or 8)
         failures = self.ledger.mark_waiting(meta.campaign, index, token, _error(exc),
-                                            transient=True, retry_at=time.time())
+                                            transient=True)
         if failures >= max_attempts:
-            return self._fail(meta, index, _error(exc), attempt=attempt)
+            return self._fail(meta, index, _error(exc))
         delay = self.policy.transient_delay_ms(failures)
         self.log.info("chunk.retrying", campaign=meta.campaign, index=index,
                       reason=str(exc), delay_ms=delay, attempt=attempt,
                       failures=failures, max_attempts=max_attempts)
         return RetryAfter(delay, "transient")
 
-    def _fail(self, meta: CampaignMeta, index: int, error: dict[str, Any],
-              attempt: int | None = None) -> Outcome:
+    def _fail(self, meta: CampaignMeta, index: int, error: dict[str, Any]) -> Outcome:
         transition = self.ledger.mark_failed(meta.campaign, index, error)
         if transition.changed:
+            # mark_failed has just changed the chunk, so its hash is there to read.
             record = self.ledger.chunk(meta.campaign, index)
             self.log.error("chunk.failed", campaign=meta.campaign, index=index,
                            task_name=record.task_name if record else None, error=error,
-                           attempts=record.attempts if record else attempt)
-            self._publish(meta, index)
+                           attempts=record.attempts if record else None)
+            self._publish(meta, index, record)
         self._after(meta, transition)
         return Done("failed")
 
-    def _publish(self, meta: CampaignMeta, index: int) -> None:
+    def _publish(self, meta: CampaignMeta, index: int,
+                 record: ChunkRecord | None = None) -> None:
         """The chunk's terminal outcome to the results stream (only on the transition that
-        made it terminal, so once per chunk), before any campaign entry."""
+        made it terminal, so once per chunk), before any campaign entry. `record` is the
+        chunk as the caller has just read it; without one it is read here."""
         try:
-            record = self.ledger.chunk(meta.campaign, index)
+            if record is None:
+                record = self.ledger.chunk(meta.campaign, index)
             if record is not None:
                 publish_chunk_result(self.redis, meta, record)
         except redis.RedisError as exc:  # the chunk is terminal already: raising cannot help

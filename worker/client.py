@@ -19,13 +19,13 @@ from worker.errors import (
     describe,
     normalize_status,
 )
+from worker.send_time import PROVIDER_TIME_FORMAT
 from worker.signing import signed_headers
 
 DEFAULT_BASE_URL = "https://api.laaffic.com"
 SEND_PATH = "/v3/voice/group/call/send/agent"
 QUERY_PATH = "/v3/voice/group/call/query"
 DETAIL_PATH = "/v3/voice/group/call/detail"
-API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 AI_AGENT_TASK_TYPE = 3  # the query's taskType for AI-agent group calls (ignored where unknown)
 SNIPPET_CHARS = 200  # how much of an unexpected body goes into an error reason
 
@@ -66,17 +66,27 @@ def api_time(moment: datetime) -> str:
     """The API's LocalDateTime text. Aware datetimes are shown in this machine's local time."""
     if moment.tzinfo is not None:
         moment = moment.astimezone().replace(tzinfo=None)
-    return moment.strftime(API_TIME_FORMAT)
+    return moment.strftime(PROVIDER_TIME_FORMAT)
 
 
-def _as_int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
+    """An integer the provider sent as a JSON number or as text; None for anything else
+    (bools, fractions, words), so an odd answer is never mistaken for an id or a count."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
     return None
+
+
+def task_job_id(record: dict) -> int | None:
+    """A query record's task id: jobId, or taskId where an answer names it so."""
+    return as_int(record.get("jobId", record.get("taskId")))
 
 
 class LaafficClient:
@@ -105,7 +115,7 @@ class LaafficClient:
     def send_group_call(self, body: bytes) -> int:
         """POST one pre-encoded task; return its keyId. Signs afresh on every call."""
         data = self._call("POST", SEND_PATH, body)
-        key_id = _as_int(data)
+        key_id = as_int(data)
         if key_id is None:
             raise PermanentError("0", f"success answered without a keyId: {data!r:.80}")
         return key_id
@@ -126,7 +136,7 @@ class LaafficClient:
                 raise PermanentError(None, f"task query answered without paging data: {data!r:.80}")
             page_records = [r for r in data.get("records") or [] if isinstance(r, dict)]
             records.extend(page_records)
-            total, pages = _as_int(data.get("total")), _as_int(data.get("pages"))
+            total, pages = as_int(data.get("total")), as_int(data.get("pages"))
             if (not page_records or (total is not None and len(records) >= total)
                     or (pages is not None and page >= pages)):
                 break
@@ -137,7 +147,7 @@ class LaafficClient:
         """The jobId of the task named exactly `task_name` (the search itself is fuzzy)."""
         for record in self.query_tasks(task_name, around - window, around + window):
             if record.get("taskName") == task_name:
-                job_id = _as_int(record.get("jobId", record.get("taskId")))
+                job_id = task_job_id(record)
                 if job_id is not None:
                     return job_id
         return None

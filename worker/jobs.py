@@ -16,7 +16,8 @@ job_id, and acknowledged only once submit_file has returned, i.e. once the campa
   consumer, which is also how a dead consumer's entries get done. An entry delivered more
   than LAAFFIC_INTAKE_MAX_DELIVERIES times is dead-lettered, so one poison job cannot
   cycle for ever.
-- Inline contacts are written to <data dir>/jobs/<job id>.jsonl (removed once submitted)
+- Inline contacts are written to <data dir>/jobs/<safe_file_name(job id)>.jsonl (the id's
+  readable part plus a hash of it; removed once submitted)
   with [columns] phone = calleeNumber and textN = textN unless the job's config says
   otherwise."""
 

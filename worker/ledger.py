@@ -165,25 +165,15 @@ class Ledger:
         return Transition(changed=bool(changed), completed=bool(completed))
 
     def mark_waiting(
-        self,
-        campaign: str,
-        index: int,
-        token: str,
-        error: dict | None,
-        transient: bool,
-        retry_at: float,
+        self, campaign: str, index: int, token: str, error: dict | None, transient: bool
     ) -> int:
-        """Give the lease back (only when token holds it) and park the chunk until retry_at.
-        error (when given) becomes the last error; transient counts one more transient
-        failure. Returns the chunk's transient_failures."""
+        """Give the lease back (only when token holds it) and mark the chunk `waiting` (the
+        message's own delay decides when it goes again). error (when given) becomes the last
+        error; transient counts one more transient failure. Returns the chunk's
+        transient_failures."""
         failures = self._mark_waiting(
             keys=[self._chunk_key(campaign, index)],
-            args=[
-                token,
-                orjson.dumps(error) if error is not None else b"",
-                1 if transient else 0,
-                repr(float(retry_at)),
-            ],
+            args=[token, orjson.dumps(error) if error is not None else b"", 1 if transient else 0],
         )
         return int(failures)
 
@@ -226,30 +216,12 @@ class Ledger:
         return {state: tally.get(state, 0) for state in STATES} | dict(tally)
 
     def view(self, campaign: str) -> dict | None:
-        """Exactly the contract's JSON object for submit --json and status --json."""
+        """Exactly the contract's JSON object for submit --json and status --json (None for
+        an unknown campaign). Callers already holding meta and chunks use campaign_view."""
         meta = self.meta(campaign)
         if meta is None:
             return None
-        return {
-            "campaign": meta.campaign,
-            "rows": meta.rows,
-            "accepted": meta.accepted,
-            "rejected": meta.rejected,
-            "duplicates": meta.duplicates,
-            "rejects_file": meta.rejects_file,
-            "chunks": [
-                {
-                    "index": record.index,
-                    "task_name": record.task_name,
-                    "count": record.count,
-                    "state": record.state,
-                    "key_id": record.key_id,
-                    "attempts": record.attempts,
-                    "error": record.error,
-                }
-                for record in self.chunks(campaign)
-            ],
-        }
+        return campaign_view(meta, self.chunks(campaign))
 
     # -- keys --------------------------------------------------------------------------
 
@@ -265,6 +237,30 @@ class Ledger:
 
     def _chunk_key(self, campaign: str, index: int) -> str:
         return f"{self._prefix}:campaign:{campaign}:chunk:{index}"
+
+
+def campaign_view(meta: CampaignMeta, records: list[ChunkRecord]) -> dict[str, Any]:
+    """The contract's JSON object from meta and chunk records already read (no Redis)."""
+    return {
+        "campaign": meta.campaign,
+        "rows": meta.rows,
+        "accepted": meta.accepted,
+        "rejected": meta.rejected,
+        "duplicates": meta.duplicates,
+        "rejects_file": meta.rejects_file,
+        "chunks": [
+            {
+                "index": record.index,
+                "task_name": record.task_name,
+                "count": record.count,
+                "state": record.state,
+                "key_id": record.key_id,
+                "attempts": record.attempts,
+                "error": record.error,
+            }
+            for record in records
+        ],
+    }
 
 
 def _chunk_record(stored: dict[bytes, bytes]) -> ChunkRecord:

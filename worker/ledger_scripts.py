@@ -3,9 +3,9 @@ workers can never both claim a chunk, and the per-campaign counters (submitted, 
 move in the same step as the chunk: exactly one transition sees the campaign complete.
 
 Keys: the campaign hash  {prefix}:campaign:{id}  (meta JSON, chunks, submitted, failed,
-indices, completed_at) and one hash per chunk  {prefix}:campaign:{id}:chunk:{index}
+indices, completed_at, enqueued) and one hash per chunk  {prefix}:campaign:{id}:chunk:{index}
 (index, task_name, count, state, key_id, attempts, transient_failures, error,
-first_attempt_at, updated_at, lease_until, lease_token, retry_at).
+first_attempt_at, updated_at, lease_until, lease_token).
 Times are epoch seconds from Redis TIME, returned as strings (Lua numbers reach the client
 truncated to integers)."""
 
@@ -76,7 +76,7 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if not state or terminal(state) then return {0, 0} end
 local t = now()
 redis.call('HSET', KEYS[1], 'state', 'submitted', 'key_id', ARGV[1], 'updated_at', fmt(t))
-redis.call('HDEL', KEYS[1], 'lease_token', 'lease_until', 'error', 'retry_at')
+redis.call('HDEL', KEYS[1], 'lease_token', 'lease_until', 'error')
 return {1, finish(KEYS[2], 'submitted', t)}
 """
 
@@ -86,12 +86,12 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if not state or terminal(state) then return {0, 0} end
 local t = now()
 redis.call('HSET', KEYS[1], 'state', 'failed', 'error', ARGV[1], 'updated_at', fmt(t))
-redis.call('HDEL', KEYS[1], 'lease_token', 'lease_until', 'retry_at')
+redis.call('HDEL', KEYS[1], 'lease_token', 'lease_until')
 return {1, finish(KEYS[2], 'failed', t)}
 """
 
-# KEYS: chunk hash. ARGV: token, error JSON ('' keeps the last error), transient (0/1),
-# retry_at. Only the lease holder (token) may move the chunk. Returns transient_failures.
+# KEYS: chunk hash. ARGV: token, error JSON ('' keeps the last error), transient (0/1).
+# Only the lease holder (token) may move the chunk. Returns transient_failures.
 MARK_WAITING = _PRELUDE + """
 local h = redis.call('HMGET', KEYS[1], 'state', 'lease_token', 'transient_failures')
 if not h[1] then return 0 end
@@ -99,7 +99,7 @@ if terminal(h[1]) or h[2] ~= ARGV[1] then return tonumber(h[3] or '0') end
 local failures = tonumber(h[3] or '0')
 if ARGV[3] == '1' then failures = redis.call('HINCRBY', KEYS[1], 'transient_failures', 1) end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[2]) end
-redis.call('HSET', KEYS[1], 'state', 'waiting', 'retry_at', ARGV[4], 'updated_at', fmt(now()))
+redis.call('HSET', KEYS[1], 'state', 'waiting', 'updated_at', fmt(now()))
 redis.call('HDEL', KEYS[1], 'lease_token', 'lease_until')
 return failures
 """
@@ -112,7 +112,7 @@ local at = fmt(now())
 for i = 2, #KEYS do
   if redis.call('HGET', KEYS[i], 'state') == 'failed' then
     redis.call('HSET', KEYS[i], 'state', 'pending', 'transient_failures', 0, 'updated_at', at)
-    redis.call('HDEL', KEYS[i], 'lease_token', 'lease_until', 'retry_at')
+    redis.call('HDEL', KEYS[i], 'lease_token', 'lease_until')
     reset[#reset + 1] = ARGV[i - 1]
   end
 end

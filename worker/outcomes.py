@@ -31,30 +31,29 @@ def announce_campaign_completed(ledger: Ledger, meta: CampaignMeta, log: Any,
     """Called by exactly one worker: the one whose transition completed the campaign.
     `client` (the ledger's Redis) receives the results-stream entry; `webhook` delivers
     batch.webhook_url's payload (default: queue it for the deliver_webhook actor)."""
+    # One read of the chunks: the log line, the report, the stream entry and the webhook
+    # all describe this same snapshot.
     chunks = ledger.chunks(meta.campaign)
-    submitted = [c for c in chunks if c.state == "submitted"]
-    failed = [c for c in chunks if c.state == "failed"]
+    report = build_report(meta, chunks)
+    submitted, failed = report["submitted"], report["failed"]
     log.info("campaign.completed", campaign=meta.campaign, chunks=len(chunks),
-             submitted=len(submitted), failed=len(failed),
-             numbers_submitted=sum(c.count for c in submitted),
-             numbers_failed=sum(c.count for c in failed), accepted=meta.accepted,
-             rows=meta.rows)
-    report = None
+             submitted=submitted, failed=failed,
+             numbers_submitted=sum(c.count for c in chunks if c.state == "submitted"),
+             numbers_failed=sum(c.count for c in chunks if c.state == "failed"),
+             accepted=meta.accepted, rows=meta.rows)
     try:
-        report = build_report(ledger, meta.campaign)
-        if report is not None:
-            path = save_report(report, default_report_path(meta.campaign))
-            log.info("campaign.report_written", campaign=meta.campaign, path=str(path))
-    except (OSError, redis.RedisError) as exc:
+        path = save_report(report, default_report_path(meta.campaign))
+        log.info("campaign.report_written", campaign=meta.campaign, path=str(path))
+    except OSError as exc:
         log.error("campaign.report_failed", campaign=meta.campaign,
                   reason=f"{type(exc).__name__}: {exc}")
     try:
-        publish_campaign_completed(client, meta, len(submitted), len(failed))
+        publish_campaign_completed(client, meta, submitted, failed)
     except redis.RedisError as exc:
         log.error("results.publish_failed", campaign=meta.campaign,
                   reason=f"{type(exc).__name__}: {exc}")
     url = meta.settings.get("webhook_url")
-    if url and report is not None:
+    if url:
         try:
             (webhook or _enqueue_webhook)(url, report)
         except Exception as exc:  # a webhook must never undo or block the campaign's outcome

@@ -11,7 +11,7 @@ from typing import Any
 import redis
 
 from ingest.errors import LaafficError
-from worker.client import Credentials, LaafficClient, base_url_from_env
+from worker.client import Credentials, LaafficClient, as_int, base_url_from_env, task_job_id
 from worker.connection import redis_client
 from worker.errors import SubmitError
 from worker.ledger import ChunkRecord, Ledger
@@ -75,7 +75,7 @@ def _query_campaign(api: LaafficClient, campaign: str, created_at: float) -> dic
                            "LAAFFIC_BASE_URL and the credentials, then run again") from exc
     tasks: dict[int, dict] = {}
     for record in found:
-        job_id = _int(record.get("jobId", record.get("taskId")))
+        job_id = task_job_id(record)
         if job_id is not None:
             tasks[job_id] = record
     return tasks
@@ -97,14 +97,14 @@ def _chunk_progress(api: LaafficClient, record: ChunkRecord, by_job_id: dict[int
         except SubmitError as exc:
             entry["error"] = str(exc)
             return entry
-    status = _int(task.get("status"))
+    status = as_int(task.get("status"))
     entry.update({
         "provider_status": status,
         "provider_status_text": PROVIDER_STATUS.get(status, f"unknown ({status})")
         if status is not None else None,
-        "calls": _int(task.get("callNum", task.get("callTotal"))),
-        "success": _int(task.get("success")),
-        "fail": _int(task.get("fail")),
+        "calls": as_int(task.get("callNum", task.get("callTotal"))),
+        "success": as_int(task.get("success")),
+        "fail": as_int(task.get("fail")),
         "rate": _float(task.get("rate")),
     })
     return entry
@@ -139,17 +139,6 @@ def render_progress(progress: dict[str, Any]) -> str:
 
 def _n(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
 
 
 def _float(value: Any) -> float | None:

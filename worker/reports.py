@@ -8,40 +8,34 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import redis
 
 from ingest.errors import LaafficError
 from worker.connection import data_dir, redis_client
-from worker.ledger import TERMINAL_STATES, Ledger
+from worker.ledger import TERMINAL_STATES, CampaignMeta, ChunkRecord, Ledger, campaign_view
+from worker.paths import replace_file, replace_json_file
 
 CSV_COLUMNS = ("index", "task_name", "key_id", "count", "state", "attempts", "error")
 
 
-def build_report(ledger: Ledger, campaign: str) -> dict[str, Any] | None:
+def build_report(meta: CampaignMeta, records: list[ChunkRecord]) -> dict[str, Any]:
     """The contract's JSON (ledger view) plus "state", "completed_at", "submitted" and
-    "failed" (chunk counts). completed_at is when the last chunk became terminal (ISO 8601,
-    UTC); state is "completed" then, else "in_progress" and completed_at null."""
-    view = ledger.view(campaign)
-    meta = ledger.meta(campaign)
-    if view is None or meta is None:
-        return None
-    records = ledger.chunks(campaign)
+    "failed" (chunk counts), from meta and chunk records already read (no Redis).
+    completed_at is when the last chunk became terminal (ISO 8601, UTC); state is
+    "completed" then, else "in_progress" and completed_at null."""
     complete = all(record.state in TERMINAL_STATES for record in records)
     completed_at: str | None = None
     if complete:
         finished = max((record.updated_at or 0.0 for record in records), default=0.0)
         moment = finished or meta.created_at
         completed_at = datetime.fromtimestamp(moment, tz=UTC).isoformat(timespec="seconds")
-    states = [chunk["state"] for chunk in view["chunks"]]
+    states = [record.state for record in records]
     return {
-        **view,
+        **campaign_view(meta, records),
         "state": "completed" if complete else "in_progress",
         "completed_at": completed_at,
         "submitted": states.count("submitted"),
@@ -57,8 +51,8 @@ def save_report(report: dict[str, Any], json_path: Path) -> Path:
     """Write report.json at json_path and the CSV beside it (same name, .csv), each replaced
     in one step so a reader never sees half a file. Returns json_path."""
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    _replace(json_path, orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
-    _replace(json_path.with_suffix(".csv"), _csv_bytes(report["chunks"]))
+    replace_json_file(json_path, report)
+    replace_file(json_path.with_suffix(".csv"), _csv_bytes(report["chunks"]))
     return json_path
 
 
@@ -69,11 +63,13 @@ def write_report(campaign: str, out: Path | None = None,
     if out is not None and out.suffix.lower() == ".csv":
         raise LaafficError(f"--out {out} names the CSV; give the JSON path (e.g. "
                            f"{out.with_suffix('.json')}) and the CSV is written beside it")
-    report = build_report(Ledger(client or redis_client()), campaign)
-    if report is None:
+    ledger = Ledger(client or redis_client())
+    meta = ledger.meta(campaign)
+    if meta is None:
         raise LaafficError(f"campaign {campaign!r} not found; `laaffic-batch report` needs "
                            "the id printed by submit (and the same REDIS_URL)")
-    return save_report(report, out or default_report_path(campaign))
+    return save_report(build_report(meta, ledger.chunks(campaign)),
+                       out or default_report_path(campaign))
 
 
 def _error_text(error: dict | None) -> str:
@@ -93,14 +89,3 @@ def _csv_bytes(chunks: list[dict[str, Any]]) -> bytes:
                          chunk["count"], chunk["state"], chunk["attempts"],
                          _error_text(chunk["error"])])
     return buffer.getvalue().encode("utf-8")
-
-
-def _replace(path: Path, data: bytes) -> None:
-    # A unique temporary name per writer: two writers never interleave in one file.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -14,10 +14,12 @@ from worker.broker import QUEUE
 
 def run_workers(processes: int, threads: int) -> int:
     from worker.client import Credentials
-    from worker.connection import resolve_redis_url
+    from worker.connection import redis_client, resolve_redis_url
 
     Credentials.from_env()  # raises CredentialsError with the variable's name
-    os.environ["REDIS_URL"] = resolve_redis_url()
+    url = resolve_redis_url()
+    redis_client(url).ping()  # a Redis error here becomes the CLI's one-line message
+    os.environ["REDIS_URL"] = url
     argv = [sys.executable, "-m", "dramatiq", "worker.actors", "--processes", str(processes),
             "--threads", str(threads), "--queues", QUEUE]
     sys.stdout.flush()

@@ -15,7 +15,7 @@ from typing import Any
 from ingest.config import parse_send_time
 
 DEFAULT_PROVIDER_TIMEZONE = "Asia/Shanghai"  # an assumption: see the module docstring
-PROVIDER_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+PROVIDER_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # every API time: sendTime, the query's window
 
 
 def provider_send_time(value: str, provider_timezone: str | None = None) -> str:

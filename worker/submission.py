@@ -24,8 +24,10 @@ from worker.chunk_store import ChunkStore
 from worker.connection import data_dir, redis_client
 from worker.ledger import CampaignMeta, ChunkPlan, Ledger
 
-WORKER_SETTINGS = ("name", "max_attempts", "max_age", "max_in_flight", "chunk_ttl",
-                   "provider_timezone", "webhook_url")
+# The batch settings the worker reads from the campaign's meta (worker/chunk_submitter.py,
+# worker/outcomes.py); the rest of [batch] is used up by planning.
+WORKER_SETTINGS = ("max_attempts", "max_age", "max_in_flight", "provider_timezone",
+                   "webhook_url")
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ def submit_file(path: Path, config: CampaignConfig, *, run_id: str = "",
 def retry_failed(campaign: str) -> list[int]:
     ledger = Ledger(redis_client())
     if not ledger.exists(campaign):
-        raise LaafficError(f"campaign {campaign!r} not found; `laaffic-batch status` needs "
+        raise LaafficError(f"campaign {campaign!r} not found; `laaffic-batch retry` needs "
                            "the id printed by submit (and the same REDIS_URL)")
     reset = ledger.reset_failed(campaign)
     if reset:

@@ -20,7 +20,7 @@ import dramatiq
 import redis
 from dramatiq.middleware import Middleware
 
-from worker.ledger import Ledger
+from worker.ledger import TERMINAL_STATES, Ledger
 
 LOCK_KEY = "laaffic:sweeper:lock"
 SWEPT_KEY = "laaffic:sweeper:swept:{campaign}"
@@ -43,7 +43,7 @@ def stale_chunks(ledger: Ledger, campaign: str, now: float, stale_after: float) 
         return []  # scheduled: its messages are delayed on purpose
     stale = []
     for chunk in ledger.chunks(campaign):
-        if chunk.state in ("submitted", "failed"):
+        if chunk.state in TERMINAL_STATES:
             continue
         if chunk.state == "sending" and chunk.lease_until and now < chunk.lease_until:
             continue  # a live worker holds it

@@ -42,6 +42,7 @@ from ingest.errors import ConfigError, LaafficError, one_line
 from laaffic_batch.logs import get_logger
 from worker.connection import redis_client
 from worker.ledger import TERMINAL_STATES, Ledger
+from worker.paths import replace_json_file
 from worker.shutdown import stop_on_signals
 from worker.submission import SubmitOutcome, submit_file
 
@@ -87,13 +88,6 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
         else:
             merged[key] = value
     return merged
-
-
-def write_json_atomic(path: Path, obj: object) -> None:
-    """Readers see the old or the new file, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n")
-    os.replace(tmp, path)
 
 
 @contextmanager
@@ -291,7 +285,7 @@ class Watcher:
             raise RuntimeError(f"campaign {outcome.campaign} is not in the ledger")
         name = _free_name(self.done, path.name)
         result = self.done / (name + RESULT_SUFFIX)
-        write_json_atomic(result, view)
+        replace_json_file(result, view)
         if rejects.is_file():
             shutil.copyfile(rejects, self.done / (name + REJECTS_SUFFIX))
         self._move_sidecar(path.name, self.done / (name + SIDECAR_SUFFIX))
@@ -330,14 +324,15 @@ class Watcher:
         """Rewrite NAME.result.json once its campaign is complete, with the final states."""
         for campaign, result in list(self.following.items()):
             try:
-                if not self.ledger.exists(campaign):
+                outstanding = self.ledger.outstanding(campaign)  # one HMGET per scan
+                if outstanding is None:
                     del self.following[campaign]  # gone from the ledger: nothing will change
                     continue
-                if not self.ledger.is_complete(campaign):
+                if outstanding:
                     continue
                 view = self.ledger.view(campaign)
                 if view is not None and result.exists():
-                    write_json_atomic(result, view)
+                    replace_json_file(result, view)
                 del self.following[campaign]
             except Exception as exc:  # Redis hiccup: try on the next scan
                 self.log.warning("watch.follow_retry", campaign=campaign,
