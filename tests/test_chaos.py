@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import _free_port, start_redis_server
 from pipeline_support import (
-    CLI,
     pipeline_env,
     run_cli,
     running_worker,
+    start_cli,
     stop_group,
     wait_for,
     write_config,
     write_contacts,
 )
+from redis_support import free_port, start_redis_server
 
 from laaffic_batch.sandbox import Faults, SandboxServer
 from worker.ledger import Ledger
@@ -100,8 +100,7 @@ def test_worker_killed_mid_send_then_a_new_worker(tmp_path: Path, redis_url: str
         view = _submit(env, contacts, config)
         wait_for(lambda: sandbox.stats()["sends"] >= 1, timeout=30)
         time.sleep(0.3)  # requests are in flight now
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait(10)
+        stop_group(first, signal.SIGKILL)  # kill -9 the whole group: workers die mid-send
     in_flight_at_kill = sandbox.stats()["sends"]
     started = time.monotonic()
     with running_worker(env, tmp_path / "second.log", threads=3):
@@ -134,7 +133,7 @@ def test_one_message_delivered_to_two_workers(tmp_path: Path, redis_url: str,
 
 
 def test_redis_restarted_mid_campaign(tmp_path: Path, sandbox: SandboxServer) -> None:
-    port = _free_port()
+    port = free_port()
     directory = tmp_path / "redis"
     directory.mkdir()
     args = ("--appendonly", "yes", "--appendfsync", "always")
@@ -214,8 +213,7 @@ def _killed_mid_planning(proc: subprocess.Popen[bytes], started: Callable[[], bo
     """Wait until the process has taken the work, then kill -9 its whole group."""
     wait_for(started, timeout=30, interval=0.02)
     time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(10)
+    stop_group(proc, signal.SIGKILL)
 
 
 def test_watcher_killed_mid_file_resumes_without_loss_or_double(
@@ -225,10 +223,8 @@ def test_watcher_killed_mid_file_resumes_without_loss_or_double(
     inbox.mkdir()
     config = write_config(tmp_path / "c.toml", chunk_size=50_000)
     write_contacts(tmp_path / "big.csv", 600_000).rename(inbox / "big.csv")
-    with (tmp_path / "first.log").open("wb") as log:
-        first = subprocess.Popen([*CLI, "watch", str(inbox), "--config", str(config),
-                                  "--interval", "0.1"], env=env, stdout=log, stderr=log,
-                                 start_new_session=True)
+    first = start_cli(["watch", str(inbox), "--config", str(config), "--interval", "0.1"],
+                      env, tmp_path / "first.log")
     _killed_mid_planning(first, lambda: (inbox / "processing" / "big.csv").exists())
     assert (inbox / "processing" / "big.csv").exists()  # killed while it was in hand
     again = run_cli(["watch", str(inbox), "--config", str(config), "--once", "--interval",
@@ -254,9 +250,7 @@ def test_intake_killed_mid_job_is_taken_again_once(
                       "batch": {"name": "crm", "default_country_code": "46"}}}
     subprocess.run(["redis-cli", "-u", redis_url, "XADD", "laaffic:jobs", "*", "job",
                     json.dumps(job)], check=True, capture_output=True, timeout=10)
-    with (tmp_path / "first.log").open("wb") as log:
-        first = subprocess.Popen([*CLI, "intake", "--consumer", "A"], env=env, stdout=log,
-                                 stderr=log, start_new_session=True)
+    first = start_cli(["intake", "--consumer", "A"], env, tmp_path / "first.log")
 
     def taken() -> bool:
         try:

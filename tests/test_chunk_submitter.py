@@ -15,19 +15,16 @@ from worker.ledger import Ledger
 
 
 def _campaign(tmp_path: Path, client: redis.Redis, rows: int = 30, chunk_size: int = 10,
-              extra_batch: str = "", agent_id: int = 41) -> str:
-    return open_test_campaign(tmp_path, client, rows, chunk_size, extra_batch, agent_id,
+              extra_batch: str = "") -> str:
+    return open_test_campaign(tmp_path, client, rows, chunk_size, extra_batch,
                               columns='text1 = "first_name"')
-
-
-_submitter = make_submitter
 
 
 def test_submits_each_chunk_once_and_records_key_ids(
         tmp_path: Path, redis_client: redis.Redis, sandbox: SandboxServer) -> None:
     campaign = _campaign(tmp_path, redis_client)
     log = LogCapture()
-    submitter = _submitter(redis_client, sandbox, log)
+    submitter = make_submitter(redis_client, sandbox, log)
     for index in range(3):
         assert submitter.submit(campaign, index) == Done("submitted")
     view = Ledger(redis_client).view(campaign)
@@ -49,7 +46,7 @@ def test_transient_failure_retries_then_succeeds(
         tmp_path: Path, redis_client: redis.Redis, sandbox: SandboxServer) -> None:
     campaign = _campaign(tmp_path, redis_client, rows=5)
     log = LogCapture()
-    submitter = _submitter(redis_client, sandbox, log)
+    submitter = make_submitter(redis_client, sandbox, log)
     sandbox.faults = Faults(fail_rate=1.0)
     outcome = submitter.submit(campaign, 0)
     assert isinstance(outcome, RetryAfter) and outcome.reason == "transient"
@@ -64,7 +61,7 @@ def test_transient_failure_retries_then_succeeds(
 def test_transient_budget_exhausted_fails_then_retry_completes(
         tmp_path: Path, redis_client: redis.Redis, sandbox: SandboxServer) -> None:
     campaign = _campaign(tmp_path, redis_client, rows=5, extra_batch="max_attempts = 3")
-    submitter = _submitter(redis_client, sandbox, LogCapture())
+    submitter = make_submitter(redis_client, sandbox, LogCapture())
     sandbox.faults = Faults(fail_rate=1.0)
     outcomes = [submitter.submit(campaign, 0) for _ in range(3)]
     assert [type(o) for o in outcomes] == [RetryAfter, RetryAfter, Done]
@@ -82,7 +79,7 @@ def test_permanent_error_fails_after_one_attempt(
     campaign = _campaign(tmp_path, redis_client, rows=5)
     sandbox.faults = Faults(permanent_agents={41: "-60"})
     log = LogCapture()
-    assert _submitter(redis_client, sandbox, log).submit(campaign, 0) == Done("failed")
+    assert make_submitter(redis_client, sandbox, log).submit(campaign, 0) == Done("failed")
     chunk = Ledger(redis_client).chunk(campaign, 0)
     assert chunk.state == "failed" and chunk.attempts == 1
     assert chunk.error["status"] == "-60"
@@ -95,7 +92,7 @@ def test_busy_waits_without_spending_the_attempt_budget(
     campaign = _campaign(tmp_path, redis_client, rows=10, chunk_size=5,
                          extra_batch="max_attempts = 1")
     sandbox.faults = Faults(max_concurrent=1, task_duration=600)
-    submitter = _submitter(redis_client, sandbox, LogCapture())
+    submitter = make_submitter(redis_client, sandbox, LogCapture())
     assert submitter.submit(campaign, 1) == Done("submitted")  # now the account is full
     for _ in range(5):  # more waits than the budget of 1 attempt would allow
         outcome = submitter.submit(campaign, 0)
@@ -110,7 +107,7 @@ def test_lost_answer_is_reconciled_by_name(
         tmp_path: Path, redis_client: redis.Redis, sandbox: SandboxServer) -> None:
     campaign = _campaign(tmp_path, redis_client, rows=5)
     log = LogCapture()
-    submitter = _submitter(redis_client, sandbox, log)
+    submitter = make_submitter(redis_client, sandbox, log)
     sandbox.faults = Faults(lose_rate=1.0)
     assert isinstance(submitter.submit(campaign, 0), RetryAfter)
     assert len(sandbox.tasks()) == 1  # the provider did create it
@@ -125,7 +122,7 @@ def test_two_deliveries_at_once_create_one_task(
         tmp_path: Path, redis_client: redis.Redis, sandbox: SandboxServer) -> None:
     campaign = _campaign(tmp_path, redis_client, rows=5)
     sandbox.faults = Faults(latency=0.5)
-    submitter = _submitter(redis_client, sandbox, LogCapture())
+    submitter = make_submitter(redis_client, sandbox, LogCapture())
     outcomes: list[object] = []
     threads = [threading.Thread(target=lambda: outcomes.append(submitter.submit(campaign, 0)))
                for _ in range(4)]
@@ -143,7 +140,7 @@ def test_account_cap_makes_others_wait_without_spending_attempts(
         tmp_path: Path, redis_client: redis.Redis, sandbox: SandboxServer) -> None:
     campaign = _campaign(tmp_path, redis_client, rows=30, extra_batch="max_in_flight = 1")
     sandbox.faults = Faults(latency=0.5)
-    submitter = _submitter(redis_client, sandbox, LogCapture())
+    submitter = make_submitter(redis_client, sandbox, LogCapture())
     outcomes: dict[int, object] = {}
     threads = [threading.Thread(target=lambda i=i: outcomes.__setitem__(
         i, submitter.submit(campaign, i))) for i in range(3)]
@@ -151,8 +148,9 @@ def test_account_cap_makes_others_wait_without_spending_attempts(
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(str(o) for o in outcomes.values()).count(str(Done("submitted"))) == 1
+    assert list(outcomes.values()).count(Done("submitted")) == 1
     waiting = [i for i, o in outcomes.items() if isinstance(o, RetryAfter)]
+    assert len(waiting) == 2  # the two chunks that met the cap of one
     assert all(outcomes[i].reason == "in-flight cap reached" for i in waiting)
     for i in waiting:
         chunk = Ledger(redis_client).chunk(campaign, i)
@@ -166,6 +164,6 @@ def test_expired_campaign_fails_instead_of_calling_late(
     import time
 
     time.sleep(1.2)
-    assert _submitter(redis_client, sandbox, LogCapture()).submit(campaign, 0) == Done("failed")
+    assert make_submitter(redis_client, sandbox, LogCapture()).submit(campaign, 0) == Done("failed")
     assert "expired" in Ledger(redis_client).chunk(campaign, 0).error["reason"]
     assert sandbox.tasks() == []

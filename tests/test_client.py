@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
+from pipeline_support import API_KEY, API_SECRET
 
 from laaffic_batch.sandbox import Faults, SandboxServer
 from worker.client import Credentials, LaafficClient, base_url_from_env
@@ -26,9 +27,10 @@ from worker.errors import (
     SubmitError,
     TransientError,
 )
+from worker.signing import sign
 
 SECRET = "s3cr3t-do-not-leak"
-SANDBOX_CREDENTIALS = Credentials("sandbox-key", "sandbox-secret")
+SANDBOX_CREDENTIALS = Credentials(API_KEY, API_SECRET)  # those of conftest's sandbox
 
 
 def task_body(name: str, numbers: tuple[str, ...] = ("46701234567",), agent_id: int = 41,
@@ -110,12 +112,6 @@ def answer_with(stub: _StubServer, payload: Any, http_status: int = 200) -> None
 
 
 @pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer() as server:
-        yield server
-
-
-@pytest.fixture
 def client(sandbox: SandboxServer) -> Iterator[LaafficClient]:
     with LaafficClient(sandbox.url, SANDBOX_CREDENTIALS) as api:
         yield api
@@ -140,6 +136,8 @@ def test_sends_the_body_bytes_unchanged_with_the_signed_headers(stub: _StubServe
     assert headers["Content-Type"] == "application/json;charset=UTF-8"
     assert headers["Content-Length"] == str(len(b'{"taskName":"x"}'))
     assert headers["Api-Key"] == "key"
+    assert headers["Sign"] == sign("key", SECRET, headers["Timestamp"])
+    assert abs(int(headers["Timestamp"]) - time.time()) < 5  # Unix seconds, of now
     assert SECRET not in str(headers)
 
 
@@ -304,7 +302,7 @@ def test_too_many_running_tasks_is_provider_busy_until_one_finishes(
 
 
 def test_a_wrong_secret_is_a_permanent_authentication_error(sandbox: SandboxServer) -> None:
-    client = LaafficClient(sandbox.url, Credentials("sandbox-key", SECRET))
+    client = LaafficClient(sandbox.url, Credentials(API_KEY, SECRET))
     with pytest.raises(PermanentError) as caught:
         client.send_group_call(task_body("auth-001"))
     assert caught.value.status == "-1"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from pipeline_support import CLI, log_events, run_cli, stop_group, wait_for, write_contacts
+from pipeline_support import log_events, run_cli, running_cli, wait_for, write_contacts
 
 from worker.chunk_store import ChunkStore
 from worker.ledger import Ledger
@@ -239,16 +239,11 @@ def test_a_running_consumer_takes_jobs_as_they_come_and_stops_on_sigterm(
         env: dict[str, str], redis_url: str, redis_client: redis.Redis,
         tmp_path: Path) -> None:
     log = tmp_path / "intake.log"
-    with log.open("ab") as out:
-        consumer = subprocess.Popen([*CLI, "intake"], env=env, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+    with running_cli(["intake"], env, log) as consumer:
         wait_for(lambda: log_events(log.read_text(), "intake.started"), timeout=20)
         for i in range(2):
             push(redis_url, job(f"live-{i}", contacts=[{"calleeNumber": f"4670123456{i}"}]))
             wait_for(lambda i=i: redis_client.exists(f"laaffic:job:live-{i}"), timeout=20)
-    finally:
-        stop_group(consumer)
     assert consumer.returncode == 0
     assert len(log_events(log.read_text(), "job.accepted")) == 2
     assert pending(redis_client) == 0

@@ -11,12 +11,11 @@ from typing import TypeVar
 
 import pytest
 import redis
+from pipeline_support import CHUNK_KEYS, CONTRACT_KEYS
 
 from worker.ledger import CampaignMeta, ChunkPlan, Ledger
 
 T = TypeVar("T")
-CONTRACT_KEYS = {"campaign", "rows", "accepted", "rejected", "duplicates", "rejects_file", "chunks"}
-CHUNK_KEYS = {"index", "task_name", "count", "state", "key_id", "attempts", "error"}
 API_ERROR = {"status": "-60", "reason": "agent is offline"}
 
 
@@ -121,7 +120,7 @@ def test_expired_lease_lets_another_token_claim(ledger: Ledger) -> None:
     assert second.outcome == "claimed" and second.attempt == 2
     assert second.first_attempt_at == first.first_attempt_at  # set once, never moved
     # The worker whose lease ran out cannot park a chunk someone else is now sending.
-    ledger.mark_waiting("promo-abc", 0, "slow-worker", API_ERROR, True, time.time())
+    ledger.mark_waiting("promo-abc", 0, "slow-worker", API_ERROR, True)
     assert ledger.chunk("promo-abc", 0).state == "sending"
 
 
@@ -152,16 +151,16 @@ def test_mark_submitted_twice_keeps_first_key_id(ledger: Ledger) -> None:
 def test_mark_waiting_counts_transient_failures_and_frees_the_chunk(ledger: Ledger) -> None:
     make_campaign(ledger)
     ledger.claim("promo-abc", 0, "a", 60)
-    assert ledger.mark_waiting("promo-abc", 0, "a", {"reason": "timeout"}, True, 5.0) == 1
+    assert ledger.mark_waiting("promo-abc", 0, "a", {"reason": "timeout"}, True) == 1
     record = ledger.chunk("promo-abc", 0)
     assert (record.state, record.error, record.lease_until) == ("waiting", {"reason": "timeout"},
                                                                None)
     ledger.claim("promo-abc", 0, "b", 60)
     # A rate-limit wait is not a transient failure, and no error keeps the last one.
-    assert ledger.mark_waiting("promo-abc", 0, "b", None, False, 5.0) == 1
+    assert ledger.mark_waiting("promo-abc", 0, "b", None, False) == 1
     assert ledger.chunk("promo-abc", 0).error == {"reason": "timeout"}
     ledger.claim("promo-abc", 0, "c", 60)
-    assert ledger.mark_waiting("promo-abc", 0, "c", API_ERROR, True, 5.0) == 2
+    assert ledger.mark_waiting("promo-abc", 0, "c", API_ERROR, True) == 2
     assert ledger.chunk("promo-abc", 0).attempts == 3
 
 

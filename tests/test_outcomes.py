@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import redis
 from pipeline_support import (
+    CONTRACT_KEYS,
     LogCapture,
     make_submitter,
     open_test_campaign,
@@ -36,8 +37,6 @@ from worker.ledger import Ledger
 from worker.reports import write_report
 from worker.results import DEFAULT_RESULTS_STREAM
 
-CONTRACT_KEYS = {"campaign", "rows", "accepted", "rejected", "duplicates", "rejects_file",
-                 "chunks"}
 REPORT_KEYS = CONTRACT_KEYS | {"state", "completed_at", "submitted", "failed"}
 
 
@@ -87,10 +86,6 @@ def receiver() -> Iterator[Receiver]:
     server.stop()
 
 
-_campaign = open_test_campaign
-_submitter = make_submitter
-
-
 def _until_done(submitter: ChunkSubmitter, campaign: str, index: int) -> Outcome:
     """What the actor's retries would do: run the message again until it is done."""
     for _ in range(500):
@@ -114,13 +109,15 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 def test_report_is_written_once_when_chunks_finish_concurrently(
         tmp_path: Path, redis_client: redis.Redis, sandbox: SandboxServer,
         data_dir: Path) -> None:
-    campaign = _campaign(tmp_path, redis_client, rows=40, chunk_size=5,
-                         extra_batch='max_in_flight = 8\nwebhook_url = "http://hooks.test/x"')
+    campaign = open_test_campaign(
+        tmp_path, redis_client, rows=40, chunk_size=5,
+        extra_batch='max_in_flight = 8\nwebhook_url = "http://hooks.test/x"')
     sandbox.faults = Faults(latency=0.2)  # all eight sends overlap
     log = LogCapture()
     webhook_calls: list[tuple[str, dict]] = []
-    submitter = _submitter(redis_client, sandbox, log,
-                           webhook=lambda url, payload: webhook_calls.append((url, payload)))
+    submitter = make_submitter(
+        redis_client, sandbox, log,
+        webhook=lambda url, payload: webhook_calls.append((url, payload)))
     outcomes: list[Outcome] = []
     threads = [threading.Thread(target=lambda i=i: outcomes.append(
         _until_done(submitter, campaign, i))) for i in range(8)]
@@ -147,9 +144,9 @@ def test_report_and_results_stream_match_the_ledger_and_a_retry_completes_again(
         tmp_path: Path, redis_client: redis.Redis, sandbox: SandboxServer, data_dir: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAAFFIC_RESULTS_STREAM", "crm:outcomes")
-    campaign = _campaign(tmp_path, redis_client, rows=12, chunk_size=6)
+    campaign = open_test_campaign(tmp_path, redis_client, rows=12, chunk_size=6)
     log = LogCapture()
-    submitter = _submitter(redis_client, sandbox, log)
+    submitter = make_submitter(redis_client, sandbox, log)
     ledger = Ledger(redis_client)
     assert submitter.submit(campaign, 0) == Done("submitted")
     assert not (data_dir / campaign / "report.json").exists()  # not complete yet
@@ -203,8 +200,8 @@ def test_report_on_demand(tmp_path: Path, redis_client: redis.Redis, redis_url: 
                           sandbox: SandboxServer, data_dir: Path,
                           monkeypatch: pytest.MonkeyPatch,
                           capsys: pytest.CaptureFixture[str]) -> None:
-    campaign = _campaign(tmp_path, redis_client, rows=9, chunk_size=3)
-    assert _submitter(redis_client, sandbox, LogCapture()).submit(campaign, 0) == \
+    campaign = open_test_campaign(tmp_path, redis_client, rows=9, chunk_size=3)
+    assert make_submitter(redis_client, sandbox, LogCapture()).submit(campaign, 0) == \
         Done("submitted")
 
     path = write_report(campaign, client=redis_client)
@@ -235,14 +232,15 @@ def test_report_on_demand(tmp_path: Path, redis_client: redis.Redis, redis_url: 
 def test_a_failing_webhook_changes_no_chunk_and_no_report(
         tmp_path: Path, redis_client: redis.Redis, sandbox: SandboxServer,
         data_dir: Path) -> None:
-    campaign = _campaign(tmp_path, redis_client, rows=4, chunk_size=2,
-                         extra_batch='webhook_url = "http://127.0.0.1:9/unreachable"')
+    campaign = open_test_campaign(
+        tmp_path, redis_client, rows=4, chunk_size=2,
+        extra_batch='webhook_url = "http://127.0.0.1:9/unreachable"')
     log = LogCapture()
 
     def broken_webhook(url: str, payload: dict) -> None:
         raise ConnectionError("broker unreachable")
 
-    submitter = _submitter(redis_client, sandbox, log, webhook=broken_webhook)
+    submitter = make_submitter(redis_client, sandbox, log, webhook=broken_webhook)
     assert [submitter.submit(campaign, i) for i in range(2)] == [Done("submitted")] * 2
     assert [c.state for c in Ledger(redis_client).chunks(campaign)] == ["submitted"] * 2
     assert json.loads((data_dir / campaign / "report.json").read_text())["submitted"] == 2

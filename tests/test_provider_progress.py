@@ -10,19 +10,15 @@ from pathlib import Path
 import orjson
 import pytest
 import redis
-from pipeline_support import API_KEY, API_SECRET, LogCapture, write_config, write_contacts
+from pipeline_support import API_KEY, API_SECRET, LogCapture, make_submitter, open_test_campaign
 
-from ingest.config import load_config
 from ingest.errors import LaafficError
-from ingest.plan import plan_file
 from laaffic_batch.cli import main
 from laaffic_batch.sandbox import Faults, SandboxServer
-from worker.chunk_submitter import ChunkSubmitter, Done, ThreadLocalClients
+from worker.chunk_submitter import Done
 from worker.client import Credentials, LaafficClient
 from worker.ledger import Ledger
-from worker.policy import RetryPolicy
 from worker.provider_progress import campaign_progress, render_progress
-from worker.submission import open_campaign
 
 CREDENTIALS = Credentials(API_KEY, API_SECRET)
 
@@ -38,19 +34,14 @@ def campaign(tmp_path: Path, redis_client: redis.Redis, sandbox: SandboxServer,
              monkeypatch: pytest.MonkeyPatch) -> str:
     """Three chunks of 10, 10, 10: two submitted, the third failed (-60)."""
     monkeypatch.setenv("LAAFFIC_DATA_DIR", str(tmp_path / "data"))
-    config = load_config(write_config(tmp_path / "c.toml", chunk_size=10))
-    plan = plan_file(write_contacts(tmp_path / "contacts.csv", 30), config,
-                     data_dir=tmp_path / "data", keep_entries=True)
-    assert open_campaign(redis_client, plan, config)
-    submitter = ChunkSubmitter(
-        redis_client, ThreadLocalClients(lambda: LaafficClient(sandbox.url, CREDENTIALS)),
-        RetryPolicy(), lease_seconds=30, log=LogCapture())
+    campaign = open_test_campaign(tmp_path, redis_client, rows=30, chunk_size=10)
+    submitter = make_submitter(redis_client, sandbox, LogCapture())
     sandbox.faults = Faults(task_duration=600)
-    assert submitter.submit(plan.campaign, 0) == Done("submitted")
-    assert submitter.submit(plan.campaign, 1) == Done("submitted")
+    assert submitter.submit(campaign, 0) == Done("submitted")
+    assert submitter.submit(campaign, 1) == Done("submitted")
     sandbox.faults = Faults(task_duration=600, permanent_agents={41: "-60"})
-    assert submitter.submit(plan.campaign, 2) == Done("failed")
-    return plan.campaign
+    assert submitter.submit(campaign, 2) == Done("failed")
+    return campaign
 
 
 def test_progress_while_calling_and_once_completed(

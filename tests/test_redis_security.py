@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import _free_port, redis_server_binary, start_redis_server
 from pipeline_support import (
     pipeline_env,
     run_cli,
@@ -17,6 +16,7 @@ from pipeline_support import (
     write_config,
     write_contacts,
 )
+from redis_support import free_port, redis_server_binary, start_redis_server
 
 from laaffic_batch.sandbox import SandboxServer
 
@@ -37,7 +37,7 @@ def _run_campaign(tmp_path: Path, url: str, sandbox: SandboxServer) -> str:
 
 
 def test_password_protected_redis(tmp_path: Path, sandbox: SandboxServer) -> None:
-    port = _free_port()
+    port = free_port()
     server = start_redis_server(tmp_path, port, password=PASSWORD)
     try:
         output = _run_campaign(tmp_path, f"redis://:{PASSWORD}@127.0.0.1:{port}/0", sandbox)
@@ -73,7 +73,7 @@ def test_tls_redis(tmp_path: Path, sandbox: SandboxServer) -> None:
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
     ca, crt, key = _make_certs(tmp_path)
-    port = _free_port()
+    port = free_port()
     try:
         server = subprocess.Popen(
             [redis_server_binary(), "--port", "0", "--tls-port", str(port), "--bind",

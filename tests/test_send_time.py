@@ -65,7 +65,8 @@ def test_body_without_send_time_has_none() -> None:
     ('provider_timezone = "Europe/London"', "2030-11-24 01:00:00"),
 ])
 def test_the_provider_receives_its_own_wall_time(
-        tmp_path: Path, redis_client: redis.Redis, batch: str, expected: str) -> None:
+        tmp_path: Path, redis_client: redis.Redis, sandbox: SandboxServer, batch: str,
+        expected: str) -> None:
     config_path = tmp_path / "c.toml"
     config_path.write_text(textwrap.dedent(f"""\
         [task]
@@ -82,8 +83,7 @@ def test_the_provider_receives_its_own_wall_time(
     plan = plan_file(write_contacts(tmp_path / "in.csv", 3), config,
                      data_dir=tmp_path / "data", keep_entries=True)
     assert open_campaign(redis_client, plan, config)
-    with SandboxServer(api_key=API_KEY, api_secret=API_SECRET) as sandbox, \
-            LaafficClient(sandbox.url, Credentials(API_KEY, API_SECRET)) as api:
+    with LaafficClient(sandbox.url, Credentials(API_KEY, API_SECRET)) as api:
         submitter = ChunkSubmitter(redis_client, lambda: api, RetryPolicy(), 30, LogCapture())
         assert submitter.submit(plan.campaign, 0) == Done("submitted")
         key_id = Ledger(redis_client).chunk(plan.campaign, 0).key_id

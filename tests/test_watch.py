@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import redis
 from pipeline_support import (
-    CLI,
     log_events,
     pipeline_env,
     run_cli,
     running_worker,
+    start_cli,
     stop_group,
     wait_for,
     write_config,
@@ -58,10 +58,8 @@ def watch_once(env: dict[str, str], inbox: Path, config: Path,
 
 def start_watcher(env: dict[str, str], inbox: Path, config: Path,
                   log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([*CLI, "watch", str(inbox), "--config", str(config),
-                                 "--interval", "0.3"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    return start_cli(["watch", str(inbox), "--config", str(config), "--interval", "0.3"],
+                     env, log)
 
 
 def result(inbox: Path, name: str) -> dict:
