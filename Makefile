@@ -11,9 +11,12 @@ BENCH_STAMP := $(VENV)/.bench-stamp
 .PHONY: setup test lint demo bench clean
 
 # Debian's python3 runs `venv --help` without python3-venv, but ensurepip, which creating
-# a venv needs, comes only with that package.
-$(STAMP): pyproject.toml
+# a venv needs, comes only with that package. The install compiles the Cython kernels
+# (ingest/*_kernel.pyx), which needs a C compiler and Python's headers.
+$(STAMP): pyproject.toml $(wildcard ingest/*.pyx)
 	@$(PYTHON) -c 'import ensurepip' >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
+	@command -v cc >/dev/null 2>&1 && $(PYTHON) -c 'import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' 2>/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq gcc libc6-dev python3-dev)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
@@ -44,4 +47,4 @@ bench: setup $(BENCH_STAMP)
 	$(PY) bench/run.py $(if $(ROWS),--rows $(ROWS),)
 
 clean:
-	rm -rf $(VENV) .laaffic build *.egg-info
+	rm -rf $(VENV) .laaffic build *.egg-info ingest/*_kernel.c ingest/*_kernel.*.so

@@ -61,16 +61,25 @@ def test_matches_a_plain_set(batches: list[list[int]]) -> None:
     assert len(seen) == len(reference)
 
 
-def test_a_batch_bigger_than_a_placing_group_matches_first_occurrences() -> None:
-    # Batches are placed GROUP numbers at a time; equal numbers in different groups of
-    # one batch must still resolve to the first row.
-    from ingest.dedupe import GROUP
-
+def test_a_big_batch_with_many_repeats_matches_first_occurrences() -> None:
+    # Far more numbers than the table was sized for, most of them repeated within the
+    # batch: the table grows once, and every repeat resolves to its first row.
     rng = np.random.default_rng(11)
-    numbers = rng.integers(10**10, 10**10 + GROUP, size=3 * GROUP + 5)
+    numbers = rng.integers(10**10, 10**10 + 65_536, size=200_005)
     rows = np.arange(1, len(numbers) + 1)
     new, first = SeenNumbers(expected=10).add_batch(numbers, rows)
     distinct, first_index, inverse = np.unique(numbers, return_index=True,
                                                return_inverse=True)
     assert first.tolist() == rows[first_index][inverse].tolist()
     assert int(new.sum()) == len(distinct)
+
+
+def test_the_compiled_kernel_refuses_arrays_it_would_overrun() -> None:
+    import pytest
+    from ingest.dedupe_kernel import place
+
+    numbers = np.array([5, 6], dtype=np.int64)
+    with pytest.raises(ValueError, match="table"):
+        place(np.zeros(3, dtype=np.int64), numbers, numbers, np.empty(2, dtype=np.int64))
+    with pytest.raises(ValueError, match="as long as numbers"):
+        place(np.zeros(8, dtype=np.int64), numbers, numbers[:1], np.empty(2, dtype=np.int64))

@@ -212,3 +212,97 @@ def test_formatting_never_changes_the_number(
     folded = value if value.isascii() else re.sub(r"[\s\u2013]", " ", value)
     assume(not re.fullmatch(r"\s*\+?[0-9]+\.0+\s*", folded))
     assert normalise_number(value, None) == (digits, None)
+
+
+# The basic rules once more, written plainly one value at a time (ASCII values: non-ASCII
+# ones are folded to ASCII first, covered above). The column code must agree with it.
+_SPACE = "[ \t\n\f\r]"  # RE2's \s, as the column code's patterns use it
+_SEPARATORS = set(" \t\n\r\v\f-/()[].")
+
+
+def _reference(raw: str | None, country_code: str | None) -> tuple[str | None, str | None]:
+    def reject(reason: str) -> tuple[None, str]:
+        return None, reason
+
+    if raw is None:
+        return reject("empty")
+    if re.fullmatch(rf"{_SPACE}*[+-]?[0-9]+(?:[.,][0-9]+)?[eE][+-]?[0-9]+{_SPACE}*", raw):
+        return reject("precision_lost")
+    if any(not (ch.isdigit() or ch == "+" or ch in _SEPARATORS) for ch in raw):
+        return reject("invalid_characters")
+    if re.fullmatch(rf"{_SPACE}*\+?[0-9]+\.0+{_SPACE}*", raw):
+        return reject("float_artifact")
+    pluses = [i for i, ch in enumerate(raw) if ch == "+"]
+    first_digit = next((i for i, ch in enumerate(raw) if ch.isdigit()), len(raw))
+    if len(pluses) > 1 or (pluses and pluses[0] > first_digit):
+        return reject("invalid_characters")
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    if not digits:
+        return reject("empty")
+    plus, double_zero = bool(pluses), not pluses and digits.startswith("00")
+    if plus or double_zero:  # drop "(0)" trunk zeros after the country code's first digit
+        after = 1 if plus else 3
+        for match in reversed(list(re.finditer(r"[(\[]0[)\]]", raw))):
+            if sum(ch.isdigit() for ch in raw[: match.start()]) >= after:
+                raw = raw[: match.start() + 1] + raw[match.start() + 2 :]
+        digits = "".join(ch for ch in raw if ch.isdigit())
+    if double_zero:
+        body = digits[2:]
+    elif not plus and digits.startswith("0"):
+        if country_code is None:
+            return reject("national_without_country_code")
+        body = country_code.lstrip("+") + digits[1:]
+    else:
+        body = digits
+    if body.startswith("0") and (plus or double_zero or not digits.startswith("0")):
+        return reject("invalid_country_code")
+    if len(body) < 6:
+        return reject("too_short")
+    if len(body) > 18:
+        return reject("too_long")
+    return body, None
+
+
+# Values built from the pieces the rules look at, so that their combinations come up often.
+_PIECES = ["0", "00", "1", "46", "70", "123", "4567", "+", "(0)", "[0]", "(0]", "()", "(",
+           " ", "-", "/", ".", ".0", "\t"]
+_JUNK = ["E+", "e", ",", "x"]
+ascii_values = st.one_of(
+    st.none(),
+    st.lists(st.sampled_from(_PIECES), max_size=12).map("".join),
+    st.lists(st.sampled_from(_PIECES + _JUNK), max_size=12).map("".join),
+    st.text(alphabet="0123456789" * 3 + "00000+++ \t\v-./()[]eE,x", max_size=30),
+    st.text(alphabet=st.characters(max_codepoint=127), max_size=30),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(ascii_values, min_size=1, max_size=40), country_codes)
+def test_column_agrees_with_the_rules_written_one_value_at_a_time(
+    raws: list[str | None], country_code: str | None
+) -> None:
+    result = normalise_numbers(pa.array(raws, pa.string()), country_code)
+    got = [(digits or None, reason) for digits, reason
+           in zip(result.digits.to_pylist(), result.reason.to_pylist(), strict=True)]
+    assert got == [_reference(raw, country_code) for raw in raws]
+
+
+def test_the_compiled_kernel_refuses_arrays_it_would_overrun() -> None:
+    import numpy as np
+    from ingest.numbers_kernel import REASONS_GIVEN, normalise_rows
+
+    codes = np.arange(1, len(REASONS_GIVEN) + 1, dtype=np.int8)
+    data = np.frombuffer(b"46701234567", dtype=np.uint8)
+
+    def run(offsets: list[int], rows: int, reason_codes: np.ndarray = codes) -> None:
+        normalise_rows(np.array(offsets, dtype=np.int64), data, 0, 0, reason_codes,
+                       np.empty(rows, np.int64), np.empty(rows, np.int8),
+                       np.empty(rows, np.uint8))
+
+    with pytest.raises(ValueError, match="past the data"):
+        run([0, 12], 1)
+    with pytest.raises(ValueError, match="shorter than the rows"):
+        run([0, 5, 11], 1)
+    with pytest.raises(ValueError, match="reason_codes"):
+        run([0, 11], 1, codes[:2])
+    run([0, 11], 1)  # the same arrays, consistent: fine
