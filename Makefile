@@ -13,7 +13,7 @@ BENCH_STAMP := $(VENV)/.bench-stamp
 # Debian's python3 runs `venv --help` without python3-venv, but ensurepip, which creating
 # a venv needs, comes only with that package. The install compiles the Cython kernels
 # (ingest/*_kernel.pyx), which needs a C compiler and Python's headers.
-$(STAMP): pyproject.toml $(wildcard ingest/*.pyx)
+$(STAMP): pyproject.toml setup.py $(wildcard ingest/*.pyx)
 	@$(PYTHON) -c 'import ensurepip' >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
 	@command -v cc >/dev/null 2>&1 && $(PYTHON) -c 'import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' 2>/dev/null \
 		|| (apt-get update -qq && apt-get install -y -qq gcc libc6-dev python3-dev)

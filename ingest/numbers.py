@@ -4,9 +4,8 @@ Every value ends as exactly one of: digits (6..18, no leading 0) or a reason cod
 REASONS. A compiled kernel (numbers_kernel.normalise_rows, Cython) walks each row's UTF-8
 bytes once, keeping the digits as an int64 and noting what the other bytes say about the
 row; pyarrow's kernels only see the few rows that need a second look (non-ASCII, "E+",
-".0"). Planning
-keeps numbers as int64 and reasons as int8 codes (normalise_to_int64); digit strings are
-made only where shown.
+".0"). Planning keeps numbers as int64 and reasons as int8 codes (normalise_to_int64);
+digit strings are made only where shown.
 """
 
 from __future__ import annotations
