@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import AuthenticationError, AuthorizationError
 from redis.retry import Retry
 
 from worker.embedded import ensure_embedded_redis
@@ -44,10 +47,26 @@ def resolve_redis_url() -> str:
     return url
 
 
+class _RetryUnlessRefused(Retry):
+    """Retries connection errors with backoff, except a refused login: redis-py counts a
+    wrong password as a connection error, and it would take the whole backoff (~20 s) to
+    report something no retry can mend."""
+
+    def call_with_retry(self, do: Callable[[], Any], fail: Callable[..., Any],
+                        is_retryable: Callable[[Exception], bool] | None = None,
+                        with_failure_count: bool = False) -> Any:
+        def retryable(error: Exception) -> bool:
+            if isinstance(error, AuthenticationError | AuthorizationError):
+                return False
+            return is_retryable is None or is_retryable(error)
+
+        return super().call_with_retry(do, fail, retryable, with_failure_count)
+
+
 def redis_client(url: str | None = None) -> redis.Redis:
     """A client for url (default: resolve_redis_url()). Passwords and rediss:// (TLS) come
     from the URL; transient connection errors are retried with backoff. Replies are bytes."""
-    retry = Retry(ExponentialWithJitterBackoff(base=0.1, cap=3.0), RETRIES)
+    retry = _RetryUnlessRefused(ExponentialWithJitterBackoff(base=0.1, cap=3.0), RETRIES)
     return redis.Redis.from_url(
         url or resolve_redis_url(),
         socket_timeout=SOCKET_TIMEOUT_S,
