@@ -155,6 +155,9 @@ def test_account_cap_makes_others_wait_without_spending_attempts(
     for i in waiting:
         chunk = Ledger(redis_client).chunk(campaign, i)
         assert chunk.transient_failures == 0 and chunk.attempts == 0
+        # Nothing changed, but the delivery is on record (the stale-chunk sweeper reads it).
+        assert chunk.state == "pending" and chunk.delivered_at is not None
+        assert chunk.delivered_at > chunk.updated_at
 
 
 def test_expired_campaign_fails_instead_of_calling_late(

@@ -83,7 +83,7 @@ class ChunkSubmitter:
             return self._fail(meta, index, {"status": None, "reason": "expired: not submitted "
                               f"within batch.max_age ({meta.settings.get('max_age')} s)"})
 
-        record = self.ledger.chunk(campaign, index)
+        record = self.ledger.deliver(campaign, index)
         if record is None or record.state in TERMINAL_STATES:
             return Done("noop")
         # The account-wide slot comes first, so waiting for it never counts as an attempt.

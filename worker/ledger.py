@@ -54,8 +54,9 @@ class ChunkRecord:
     transient_failures: int
     error: dict | None
     first_attempt_at: float | None
-    updated_at: float | None
+    updated_at: float | None  # last change of state
     lease_until: float | None
+    delivered_at: float | None = None  # last time a message for it reached a worker
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Ledger:
         self._mark_failed = client.register_script(ledger_scripts.MARK_FAILED)
         self._mark_waiting = client.register_script(ledger_scripts.MARK_WAITING)
         self._reset_failed = client.register_script(ledger_scripts.RESET_FAILED)
+        self._deliver = client.register_script(ledger_scripts.DELIVER)
 
     # -- campaigns ---------------------------------------------------------------------
 
@@ -127,6 +129,13 @@ class Ledger:
     def chunk(self, campaign: str, index: int) -> ChunkRecord | None:
         stored = self._client.hgetall(self._chunk_key(campaign, index))
         return _chunk_record(stored) if stored else None
+
+    def deliver(self, campaign: str, index: int) -> ChunkRecord | None:
+        """The chunk, as a worker that has just received its message reads it: the
+        delivery is noted first (a chunk waiting its turn changes nothing else, and the
+        stale-chunk sweeper must not take it for one whose message was lost)."""
+        flat = self._deliver(keys=[self._chunk_key(campaign, index)])
+        return _chunk_record(dict(zip(flat[::2], flat[1::2], strict=True))) if flat else None
 
     def chunks(self, campaign: str) -> list[ChunkRecord]:
         indices = self._indices(campaign)
@@ -282,6 +291,7 @@ def _chunk_record(stored: dict[bytes, bytes]) -> ChunkRecord:
         first_attempt_at=_float_or_none(text("first_attempt_at")),
         updated_at=_float_or_none(text("updated_at")),
         lease_until=_float_or_none(text("lease_until")),
+        delivered_at=_float_or_none(text("delivered_at")),
     )
 
 

@@ -5,7 +5,7 @@ move in the same step as the chunk: exactly one transition sees the campaign com
 Keys: the campaign hash  {prefix}:campaign:{id}  (meta JSON, chunks, submitted, failed,
 indices, completed_at, enqueued) and one hash per chunk  {prefix}:campaign:{id}:chunk:{index}
 (index, task_name, count, state, key_id, attempts, transient_failures, error,
-first_attempt_at, updated_at, lease_until, lease_token).
+first_attempt_at, updated_at, delivered_at, lease_until, lease_token).
 Times are epoch seconds from Redis TIME, returned as strings (Lua numbers reach the client
 truncated to integers)."""
 
@@ -102,6 +102,16 @@ if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[2]) end
 redis.call('HSET', KEYS[1], 'state', 'waiting', 'updated_at', fmt(now()))
 redis.call('HDEL', KEYS[1], 'lease_token', 'lease_until')
 return failures
+"""
+
+# KEYS: chunk hash. A message for the chunk reached a worker: stamp delivered_at (on a
+# chunk still to be sent) and return the chunk hash as HGETALL does.
+DELIVER = _PRELUDE + """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state and not terminal(state) then
+  redis.call('HSET', KEYS[1], 'delivered_at', fmt(now()))
+end
+return redis.call('HGETALL', KEYS[1])
 """
 
 # KEYS: campaign hash, chunk hashes... ARGV: the chunks' indices, in KEYS order.

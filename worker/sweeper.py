@@ -4,10 +4,11 @@ A chunk's message can be lost in ways Dramatiq cannot see: Redis restarted while
 Dramatiq was enqueueing a retry (it then acknowledges the original anyway), a submit
 that died between creating the campaign and queueing it, a queue flushed by hand.
 Once per interval one worker in the cluster (a Redis lock elects it) looks at recent
-campaigns that are not complete and sends a fresh message for every chunk that has not
-moved for `stale_after` seconds. A duplicate message is harmless: the ledger makes it a
-no-op, so erring towards sending one is safe; a chunk is re-sent at most once per
-`stale_after`."""
+campaigns that are not complete and sends a fresh message for every chunk that has
+neither changed nor had a message delivered for `stale_after` seconds (a chunk waiting
+behind the in-flight cap or another worker's lease changes nothing, but its message keeps
+arriving). A duplicate message is harmless: the ledger makes it a no-op, so erring
+towards sending one is safe; a chunk is re-sent at most once per `stale_after`."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def _env_float(name: str, default: float) -> float:
 
 
 def stale_chunks(ledger: Ledger, campaign: str, now: float, stale_after: float) -> list[int]:
-    """Non-terminal chunks of a campaign that have not moved for stale_after seconds."""
+    """Non-terminal chunks of a campaign that have neither changed nor had a message
+    delivered for stale_after seconds."""
     meta = ledger.meta(campaign)
     if meta is None or ledger.is_complete(campaign):
         return []
@@ -47,8 +49,9 @@ def stale_chunks(ledger: Ledger, campaign: str, now: float, stale_after: float) 
             continue
         if chunk.state == "sending" and chunk.lease_until and now < chunk.lease_until:
             continue  # a live worker holds it
-        last_move = chunk.updated_at or meta.created_at
-        if now - last_move >= stale_after:
+        last_sign = max(filter(None, (chunk.updated_at, chunk.delivered_at)),
+                        default=meta.created_at)
+        if now - last_sign >= stale_after:
             stale.append(chunk.index)
     return stale
 
