@@ -7,13 +7,13 @@ chunk store and the task settings in the ledger."""
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import dramatiq
 
 from laaffic_batch.logs import configure_logging, get_logger
 from worker.broker import QUEUE, setup_broker
+from worker.settings import lease_margin_s, read_timeout_s
 from worker.sweeper import StaleChunkSweeper
 
 broker = setup_broker()
@@ -27,14 +27,13 @@ logging.getLogger("dramatiq.middleware.retries.Retries").setLevel(logging.WARNIN
 # stays non-terminal (`status` shows it), and the stale-chunk sweeper (worker/sweeper.py)
 # sends it again once it has not moved for LAAFFIC_STALE_AFTER_S.
 UNEXPECTED_ERROR_RETRIES = 10
-READ_TIMEOUT_S = float(os.environ.get("LAAFFIC_READ_TIMEOUT", "60"))
+READ_TIMEOUT_S = read_timeout_s()
 CONNECT_TIMEOUT_S = 5.0
 # A lease outlives one send request (connect + read timeout + a margin), so a live worker
 # is not overtaken mid-send; after a crash it is also how long the chunk waits before
 # another worker may try it. A -41 reconcile (paged task queries) may outlast it: a worker
 # taking the chunk over then gets -41 as well and records the same task, found by name.
-LEASE_SECONDS = CONNECT_TIMEOUT_S + READ_TIMEOUT_S + float(
-    os.environ.get("LAAFFIC_LEASE_MARGIN", "15"))
+LEASE_SECONDS = CONNECT_TIMEOUT_S + READ_TIMEOUT_S + lease_margin_s()
 
 _submitter = None
 

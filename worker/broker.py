@@ -11,22 +11,14 @@ LAAFFIC_HEARTBEAT_TIMEOUT_MS and LAAFFIC_MAINTENANCE_CHANCE."""
 
 from __future__ import annotations
 
-import os
-
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
 from worker.connection import redis_client, resolve_redis_url
+from worker.settings import heartbeat_timeout_ms, maintenance_chance
 
-HEARTBEAT_TIMEOUT_MS = 30_000
-MAINTENANCE_CHANCE = 250_000  # per million commands
 NAMESPACE = "laaffic-dramatiq"
 QUEUE = "laaffic-chunks"
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    return int(value) if value.isdigit() else default
 
 
 def make_broker(url: str | None = None) -> RedisBroker:
@@ -35,8 +27,8 @@ def make_broker(url: str | None = None) -> RedisBroker:
     broker = RedisBroker(
         client=redis_client(url or resolve_redis_url()),
         namespace=NAMESPACE,
-        heartbeat_timeout=_env_int("LAAFFIC_HEARTBEAT_TIMEOUT_MS", HEARTBEAT_TIMEOUT_MS),
-        maintenance_chance=_env_int("LAAFFIC_MAINTENANCE_CHANCE", MAINTENANCE_CHANCE),
+        heartbeat_timeout=heartbeat_timeout_ms(),
+        maintenance_chance=maintenance_chance(),
     )
     return broker
 

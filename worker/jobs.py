@@ -42,6 +42,7 @@ from ingest.config import TEXT_KEYS, CampaignConfig, config_from_mapping
 from ingest.errors import InputError, LaafficError, one_line
 from laaffic_batch.logs import get_logger
 from worker.connection import data_dir, redis_client
+from worker.settings import env_int
 from worker.shutdown import stop_on_signals
 from worker.submission import parse_at, submit_file
 
@@ -90,20 +91,11 @@ class IntakeSettings:
     def from_env(cls) -> IntakeSettings:
         root = os.environ.get("LAAFFIC_INTAKE_ROOT", "").strip()
         return cls(
-            claim_idle_ms=_env_int("LAAFFIC_INTAKE_CLAIM_IDLE_MS", DEFAULT_CLAIM_IDLE_MS, 0),
-            max_inline_contacts=_env_int("LAAFFIC_MAX_INLINE_CONTACTS", DEFAULT_MAX_INLINE, 1),
-            max_deliveries=_env_int("LAAFFIC_INTAKE_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES, 1),
+            claim_idle_ms=env_int("LAAFFIC_INTAKE_CLAIM_IDLE_MS", DEFAULT_CLAIM_IDLE_MS, 0),
+            max_inline_contacts=env_int("LAAFFIC_MAX_INLINE_CONTACTS", DEFAULT_MAX_INLINE, 1),
+            max_deliveries=env_int("LAAFFIC_INTAKE_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES, 1),
             intake_root=Path(os.path.realpath(root)) if root else None,
         )
-
-
-def _env_int(name: str, default: int, low: int) -> int:
-    value = os.environ.get(name, "").strip().replace("_", "")
-    if not value:
-        return default
-    if not value.isdigit() or int(value) < low:
-        raise LaafficError(f"{name}={os.environ[name]!r} must be a whole number >= {low}")
-    return int(value)
 
 
 

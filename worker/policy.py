@@ -8,16 +8,12 @@ environment (the campaign config says how many attempts and how old is too old).
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass
 
 from dramatiq.common import compute_backoff
 
-
-def _env_ms(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value and value.isdigit() else default
+from worker.settings import env_int
 
 
 @dataclass(frozen=True)
@@ -30,10 +26,10 @@ class RetryPolicy:
     @classmethod
     def from_env(cls) -> RetryPolicy:
         return cls(
-            backoff_min_ms=_env_ms("LAAFFIC_RETRY_MIN_MS", cls.backoff_min_ms),
-            backoff_max_ms=_env_ms("LAAFFIC_RETRY_MAX_MS", cls.backoff_max_ms),
-            busy_ms=_env_ms("LAAFFIC_BUSY_RETRY_MS", cls.busy_ms),
-            cap_wait_ms=_env_ms("LAAFFIC_CAP_WAIT_MS", cls.cap_wait_ms),
+            backoff_min_ms=env_int("LAAFFIC_RETRY_MIN_MS", cls.backoff_min_ms),
+            backoff_max_ms=env_int("LAAFFIC_RETRY_MAX_MS", cls.backoff_max_ms),
+            busy_ms=env_int("LAAFFIC_BUSY_RETRY_MS", cls.busy_ms),
+            cap_wait_ms=env_int("LAAFFIC_CAP_WAIT_MS", cls.cap_wait_ms),
         )
 
     def transient_delay_ms(self, failures: int) -> int:

@@ -22,17 +22,11 @@ import redis
 from dramatiq.middleware import Middleware
 
 from worker.ledger import TERMINAL_STATES, Ledger
+from worker.settings import stale_after_s, sweep_interval_s
 
 LOCK_KEY = "laaffic:sweeper:lock"
 SWEPT_KEY = "laaffic:sweeper:swept:{campaign}"
 LOOKBACK_SECONDS = 8 * 86400  # campaigns older than this are past any max_age or chunk_ttl
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
 
 
 def stale_chunks(ledger: Ledger, campaign: str, now: float, stale_after: float) -> list[int]:
@@ -83,8 +77,8 @@ class StaleChunkSweeper(Middleware):
 
     def __init__(self, actor_name: str) -> None:
         self.actor_name = actor_name
-        self.interval = _env_float("LAAFFIC_SWEEP_INTERVAL_S", 60.0)
-        self.stale_after = _env_float("LAAFFIC_STALE_AFTER_S", 900.0)
+        self.interval = sweep_interval_s()
+        self.stale_after = stale_after_s()
         self._stop = threading.Event()
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:

@@ -7,7 +7,6 @@ worker.actors imports this module so every worker process also consumes these me
 
 from __future__ import annotations
 
-import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,10 +17,11 @@ import requests
 from laaffic_batch.logs import get_logger
 from worker.actors import broker
 from worker.broker import QUEUE
+from worker.settings import webhook_min_backoff_ms
 
 WEBHOOK_MAX_RETRIES = 8
 # Doubling from 5 s, capped at 15 min: 8 retries span about 40 minutes. Tunable (tests).
-WEBHOOK_MIN_BACKOFF_MS = int(os.environ.get("LAAFFIC_WEBHOOK_MIN_BACKOFF_MS") or 5_000)
+WEBHOOK_MIN_BACKOFF_MS = webhook_min_backoff_ms()
 WEBHOOK_MAX_BACKOFF_MS = 15 * 60_000
 TIMEOUT_S = (5.0, 30.0)  # connect, read
 # Answers worth asking again; any other 4xx means the receiver refuses this request.
