@@ -108,6 +108,13 @@ class ContactTable:
         """The data rows; `wanted`: the columns needed (a reader may leave out the others)."""
         raise NotImplementedError
 
+    def _wanted(self, wanted: list[str] | None) -> tuple[list[int], pa.Schema]:
+        """The positions of the wanted columns (all when None) and their batches' schema:
+        readers that convert cell by cell convert only those."""
+        names = wanted or self.columns
+        return ([self.columns.index(name) for name in names],
+                pa.schema([(name, pa.string()) for name in names]))
+
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -418,18 +425,22 @@ class WorkbookTable(ContactTable):
         rows = _nonblank_rows(self._worksheet.iter_rows())
         if self.has_header:
             next(rows, None)
-        width = len(self.columns)
+        indices, schema = self._wanted(wanted)
         total = max(self._worksheet.height, 1)
-        columns: list[list[str]] = [[] for _ in range(width)]
+        columns: list[list[str]] = [[] for _ in indices]
+        targets = list(zip(indices, columns, strict=True))
+        count = 0
         for count, row in enumerate(rows, start=1):
-            for index in range(width):
-                columns[index].append(cell_text(row[index]) if index < len(row) else "")
+            width = len(row)
+            for index, values in targets:
+                values.append(cell_text(row[index]) if index < width else "")
             if count % batch_rows == 0:
                 self.bytes_read = self.size_bytes * count // total
-                yield _text_batch(columns, self.schema)
-                columns = [[] for _ in range(width)]
-        if columns[0]:
-            yield _text_batch(columns, self.schema)
+                yield _text_batch(columns, schema)
+                for values in columns:
+                    values.clear()
+        if count % batch_rows:
+            yield _text_batch(columns, schema)
 
 
 def _open_workbook(path: Path, label: str, size: int, sheet: str | int | None) -> WorkbookTable:
@@ -529,18 +540,35 @@ class ParquetTable(ContactTable):
     def _read(self, batch_rows: int,
               wanted: list[str] | None) -> Iterator[pa.RecordBatch]:
         label = str(self.path)
+        indices, schema = self._wanted(wanted)
         rows = 0
         try:
             with _parquet_file(self.path) as parquet:
                 total = max(parquet.metadata.num_rows, 1)
-                for batch in parquet.iter_batches(batch_size=batch_rows):
+                # Parquet reads by column: the unwanted ones are not even decoded. Columns
+                # are asked for by name, so only where names are unique and no column is
+                # nested (several leaves); otherwise every column is read.
+                names = parquet.schema_arrow.names
+                flat = (parquet.metadata.num_columns == len(names) == len(set(names)))
+                chosen = [names[index] for index in sorted(set(indices))] if flat else None
+                for batch in parquet.iter_batches(batch_size=batch_rows, columns=chosen):
                     rows += batch.num_rows
                     self.bytes_read = self.size_bytes * rows // total
                     yield pa.RecordBatch.from_arrays(
-                        [arrow_text(column) for column in batch.columns], schema=self.schema)
+                        [arrow_text(column) for column in _columns_at(batch, indices, flat)],
+                        schema=schema)
         except (pa.ArrowException, OSError) as exc:
             raise InputError(f"{label}: cannot read the Parquet data after row {rows} "
                              f"({one_line(exc)})") from exc
+
+
+def _columns_at(batch: pa.RecordBatch, indices: list[int], flat: bool) -> list[pa.Array]:
+    """The columns at file positions `indices` of a batch read with only those (flat) or
+    with every column."""
+    if not flat:
+        return [batch.column(index) for index in indices]
+    position = {index: at for at, index in enumerate(sorted(set(indices)))}
+    return [batch.column(position[index]) for index in indices]
 
 
 def _parquet_file(path: Path) -> Any:
@@ -610,10 +638,10 @@ class JsonLinesTable(ContactTable):
 
     def _read(self, batch_rows: int,
               wanted: list[str] | None) -> Iterator[pa.RecordBatch]:
-        width = len(self.columns)
-        columns: list[list[str]] = [[] for _ in range(width)]
+        indices, schema = self._wanted(wanted)
+        columns: list[list[str]] = [[] for _ in indices]
         # Keys first seen after the lines scanned at open time are not columns: ignored.
-        targets = list(zip(self.keys, columns, strict=True))
+        targets = list(zip([self.keys[index] for index in indices], columns, strict=True))
         count = 0
         with self.path.open("rb") as raw:
             for _, record in _json_records(raw, str(self.path), self.gzipped, self.encoding):
@@ -623,11 +651,11 @@ class JsonLinesTable(ContactTable):
                 count += 1
                 if count % batch_rows == 0:
                     self.bytes_read = min(raw.tell(), self.size_bytes)
-                    yield _text_batch(columns, self.schema)
+                    yield _text_batch(columns, schema)
                     for values in columns:
                         values.clear()
-        if columns[0]:
-            yield _text_batch(columns, self.schema)
+        if count % batch_rows:
+            yield _text_batch(columns, schema)
 
 
 def _open_json_lines(path: Path, label: str, size: int, gzipped: bool) -> JsonLinesTable:

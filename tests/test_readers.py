@@ -195,14 +195,40 @@ def test_many_rows_stream_in_several_batches_in_order(tmp_path: Path) -> None:
     assert phones == [f"4670{i:07d}" for i in range(count)]
 
 
+def _three_column_files(directory: Path) -> list[Path]:
+    """The same two rows (id, phone, name) as CSV, JSON lines, workbook and Parquet (one
+    of them with a nested column first, which Parquet stores as several leaves)."""
+    rows = [(1, "46701234567", "Anna"), (2, "46701234568", "Bo")]
+    csv_path = write(directory / "c.csv", b"id,phone,name\n"
+                     + b"".join(f"{i},{p},{n}\n".encode() for i, p, n in rows))
+    jsonl_path = write(directory / "c.jsonl", b"".join(
+        json.dumps({"id": i, "phone": p, "name": n}).encode() + b"\n" for i, p, n in rows))
+    xlsx_path = directory / "c.xlsx"
+    workbook = xlsxwriter.Workbook(str(xlsx_path))
+    sheet = workbook.add_worksheet()
+    sheet.write_row(0, 0, ["id", "phone", "name"])
+    for at, (i, p, n) in enumerate(rows, start=1):
+        sheet.write_row(at, 0, [i, int(p), n])
+    workbook.close()
+    flat_path, nested_path = directory / "c.parquet", directory / "nested.parquet"
+    columns = {"id": [i for i, _, _ in rows], "phone": [p for _, p, _ in rows],
+               "name": [n for _, _, n in rows]}
+    pq.write_table(pa.table(columns), flat_path)
+    pq.write_table(pa.table({"id": pa.array([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]),
+                             "phone": columns["phone"], "name": columns["name"]}),
+                   nested_path)
+    return [csv_path, jsonl_path, xlsx_path, flat_path, nested_path]
+
+
 def test_only_the_columns_asked_for_in_that_order(tmp_path: Path) -> None:
-    csv_path = write(tmp_path / "c.csv", b"id,phone,name\n1,46701234567,Anna\n")
-    jsonl_path = write(tmp_path / "c.jsonl", b'{"id": 1, "phone": "46701234567", "name": "A"}\n')
-    for path in (csv_path, jsonl_path):
+    for path in _three_column_files(tmp_path):
         table = open_contacts(path)
         batch = next(table.batches(columns=["name", "phone", "name"]))
-        assert batch.schema.names == ["name", "phone"]
-        assert batch.column("phone").to_pylist() == ["46701234567"]
+        assert batch.schema.names == ["name", "phone"], path.name
+        assert batch.column("phone").to_pylist() == ["46701234567", "46701234568"], path.name
+        assert batch.column("name").to_pylist() == ["Anna", "Bo"], path.name
+        everything = next(table.batches())
+        assert everything.schema.names == ["id", "phone", "name"], path.name
 
 
 def test_ragged_rows_are_refused_even_in_columns_not_asked_for(tmp_path: Path) -> None:
