@@ -229,3 +229,13 @@ def test_list_campaigns_newest_first(ledger: Ledger) -> None:
 def test_prefixes_keep_ledgers_apart(redis_client: redis.Redis) -> None:
     make_campaign(Ledger(redis_client, prefix="a"))
     assert not Ledger(redis_client, prefix="b").exists("promo-abc")
+
+
+def test_incomplete_keeps_only_campaigns_with_chunks_to_finish(ledger: Ledger) -> None:
+    make_campaign(ledger, "done-1", sizes=(10, 10))
+    make_campaign(ledger, "half-2", sizes=(10, 11))
+    ledger.mark_submitted("done-1", 0, 1)
+    ledger.mark_failed("done-1", 1, API_ERROR)
+    ledger.mark_submitted("half-2", 0, 2)
+    assert ledger.incomplete(["half-2", "no-such-campaign", "done-1"]) == ["half-2"]
+    assert ledger.incomplete([]) == []

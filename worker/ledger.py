@@ -219,6 +219,16 @@ class Ledger:
     def is_complete(self, campaign: str) -> bool:
         return self.outstanding(campaign) == 0
 
+    def incomplete(self, campaigns: list[str]) -> list[str]:
+        """Those of the campaigns that exist and still have chunks to finish, in the order
+        given: one round trip for all of them."""
+        pipe = self._client.pipeline(transaction=False)
+        for campaign in campaigns:
+            pipe.hmget(self._campaign_key(campaign), "chunks", "submitted", "failed")
+        return [campaign for campaign, (total, submitted, failed)
+                in zip(campaigns, pipe.execute(), strict=True)
+                if total is not None and int(total) > int(submitted or 0) + int(failed or 0)]
+
     def counts(self, campaign: str) -> dict[str, int]:
         """Chunks per state; every known state is present, zero when none."""
         tally = Counter(record.state for record in self.chunks(campaign))

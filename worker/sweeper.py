@@ -56,7 +56,8 @@ def sweep(client: redis.Redis, actor: dramatiq.Actor, stale_after: float,
     now = time.time() if now is None else now
     ledger = Ledger(client)
     sent = 0
-    for campaign in ledger.campaigns_since(now - LOOKBACK_SECONDS):
+    # Most recent campaigns are complete: they are told apart in one round trip.
+    for campaign in ledger.incomplete(ledger.campaigns_since(now - LOOKBACK_SECONDS)):
         swept_key = SWEPT_KEY.format(campaign=campaign)
         for index in stale_chunks(ledger, campaign, now, stale_after):
             last = client.hget(swept_key, str(index))
