@@ -418,3 +418,15 @@ def test_the_secret_never_appears_in_errors_or_reprs(stub: _StubServer) -> None:
         offline.send_group_call(b"{}")
     shown += [str(caught.value), repr(caught.value), repr(offline)]
     assert all(SECRET not in text for text in shown), [t for t in shown if SECRET in t]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (5, 5), ("12", 12), (" 12 ", 12), ("-3", -3),
+    ("+5", None), ("1_000", None), ("\u0661\u0662", None), ("1.0", None), ("", None),
+    (True, None), (1.5, None), (None, None), ([1], None),
+])
+def test_ids_and_counts_are_whole_numbers_or_nothing(value: object, expected: int | None) -> None:
+    # An odd answer from the provider must never be mistaken for a keyId or a count.
+    from worker.client import as_int
+
+    assert as_int(value) == expected

@@ -4,6 +4,7 @@ worker.errors. Thin on purpose: no retries here, the retry policy lives with the
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,6 +70,9 @@ def api_time(moment: datetime) -> str:
     return moment.strftime(PROVIDER_TIME_FORMAT)
 
 
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")  # not int()'s "+5", "1_000" or full-width digits
+
+
 def as_int(value: Any) -> int | None:
     """An integer the provider sent as a JSON number or as text; None for anything else
     (bools, fractions, words), so an odd answer is never mistaken for an id or a count."""
@@ -76,11 +80,8 @@ def as_int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
+        return int(value)
     return None
 
 
