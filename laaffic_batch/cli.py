@@ -28,7 +28,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     start_digest(args.file)  # on the idle core while the heavy imports below load
     from ingest.config import load_config
-    from laaffic_batch.progress import byte_progress
+    from laaffic_batch.progress import progress_display
 
     config = load_config(args.config)
     path = Path(args.file)
@@ -37,9 +37,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
         from ingest.plan import plan_file
         from worker.paths import data_dir
 
-        with byte_progress(f"reading {path.name}") as bar:
+        with progress_display() as display:
             plan = plan_file(path, config, data_dir=data_dir(), run_id=args.run_id or "",
-                             sheet=sheet, on_progress=bar)
+                             sheet=sheet, on_progress=display.stage(f"reading {path.name}"))
         if args.json:
             _print_json(plan.to_json())
         else:
@@ -50,9 +50,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from laaffic_batch.follow import follow_campaign
     from worker.submission import submit_file
 
-    with byte_progress(f"reading {path.name}") as bar:
-        plan, outcome = submit_file(path, config, run_id=args.run_id or "", sheet=sheet,
-                                    at=args.at, on_progress=bar)
+    with progress_display() as display:
+        plan, outcome = submit_file(
+            path, config, run_id=args.run_id or "", sheet=sheet, at=args.at,
+            on_progress=display.stage(f"reading {path.name}"),
+            on_store_progress=display.stage("storing chunks", unit="chunks"))
     print(outcome.message, file=sys.stderr)
     return follow_campaign(plan.campaign, wait=args.wait, timeout=args.timeout,
                            as_json=args.json)

@@ -1,55 +1,76 @@
-"""A progress bar on stderr for work that takes more than a second.
+"""Progress bars on stderr for work that takes more than a second.
 
-It appears only on a terminal, after the first second, so quick runs and logs
-stay clean."""
+One display per command, a bar per stage (reading the file, storing the chunks). It
+appears only on a terminal, once the command has run for LAAFFIC_PROGRESS_AFTER_S
+(default 1 s), so quick runs and logs stay clean."""
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-SHOW_AFTER_SECONDS = 1.0
+from worker.settings import env_float
+
+ProgressCallback = Callable[[int, int], None]  # (done, total)
 
 
-class ByteProgress:
-    def __init__(self, description: str) -> None:
-        self.description = description
+class ProgressDisplay:
+    def __init__(self) -> None:
         self.started = time.monotonic()
+        self.show_after = env_float("LAAFFIC_PROGRESS_AFTER_S", 1.0)
         self._bar: Any = None
-        self._task: Any = None
 
-    def __call__(self, done: int, total: int) -> None:
-        if self._bar is None:
-            if not sys.stderr.isatty() or time.monotonic() - self.started < SHOW_AFTER_SECONDS:
+    def stage(self, description: str, unit: str = "bytes") -> ProgressCallback:
+        """A callback for one stage's bar: unit "bytes" shows sizes, any other word counts
+        ("12/46 chunks")."""
+        task: Any = None
+
+        def update(done: int, total: int) -> None:
+            nonlocal task
+            if not self._showing():
                 return
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
+            total = max(total, 1)
+            done = min(done, total)
+            if task is None:
+                task = self._bar.add_task(description, total=total, amount="")
+            self._bar.update(task, completed=done, total=total,
+                             amount=_amount(done, total, unit))
 
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 DownloadColumn(), TimeRemainingColumn(),
-                                 console=Console(stderr=True), transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task(self.description, total=max(total, 1))
-        self._bar.update(self._task, completed=min(done, total), total=max(total, 1))
+        return update
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
 
+    def _showing(self) -> bool:
+        if self._bar is None:
+            if not sys.stderr.isatty() or time.monotonic() - self.started < self.show_after:
+                return False
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.fields[amount]}"), TimeRemainingColumn(),
+                                 console=Console(stderr=True), transient=True)
+            self._bar.start()
+        return True
+
+
+def _amount(done: int, total: int, unit: str) -> str:
+    if unit == "bytes":
+        from rich.filesize import decimal
+
+        return f"{decimal(done)}/{decimal(total)}"
+    return f"{done:,}/{total:,} {unit}"
+
 
 @contextmanager
-def byte_progress(description: str) -> Iterator[ByteProgress]:
-    bar = ByteProgress(description)
+def progress_display() -> Iterator[ProgressDisplay]:
+    display = ProgressDisplay()
     try:
-        yield bar
+        yield display
     finally:
-        bar.close()
+        display.close()

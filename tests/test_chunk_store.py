@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import orjson
 import pytest
 import redis
+from pipeline_support import write_config, write_contacts
 
+from ingest.config import CampaignConfig, load_config
+from ingest.entries import entries_json, read_entries
+from ingest.plan import Plan, plan_file
 from worker.chunk_store import ChunkMissing, ChunkStore
+from worker.ledger import Ledger
+from worker.submission import open_campaign
 
 
 def entries(count: int, start: int = 0) -> bytes:
@@ -61,3 +68,40 @@ def test_expire_shortens_but_never_lengthens(store: ChunkStore) -> None:
 def test_non_positive_ttl_is_refused(store: ChunkStore) -> None:
     with pytest.raises(ValueError, match="ttl"):
         store.put("promo", 0, b"[]", ttl=0)
+
+
+def _ten_chunk_plan(tmp_path: Path) -> tuple[Plan, CampaignConfig]:
+    config = load_config(write_config(tmp_path / "c.toml", chunk_size=100))
+    plan = plan_file(write_contacts(tmp_path / "contacts.csv", 950), config,
+                     data_dir=tmp_path / "data", keep_entries=True)
+    return plan, config
+
+
+def test_chunks_stored_side_by_side_all_arrive_in_order(
+        tmp_path: Path, redis_client: redis.Redis) -> None:
+    plan, config = _ten_chunk_plan(tmp_path)
+    progress: list[tuple[int, int]] = []
+    assert open_campaign(redis_client, plan, config,
+                         on_progress=lambda done, total: progress.append((done, total)))
+    assert progress == [(done, 10) for done in range(1, 11)]
+    store = ChunkStore(redis_client)
+    for chunk in plan.chunks:
+        expected = entries_json(read_entries(plan.entries_file, chunk.start, chunk.count))
+        assert store.get(plan.campaign, chunk.index) == expected
+    assert Ledger(redis_client).exists(plan.campaign)
+
+
+def test_a_chunk_that_cannot_be_stored_leaves_no_campaign(
+        tmp_path: Path, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan, config = _ten_chunk_plan(tmp_path)
+    real_put = ChunkStore.put
+
+    def put(self: ChunkStore, campaign: str, index: int, payload: bytes, ttl: float) -> None:
+        if index == 3:
+            raise redis.ConnectionError("Redis went away")
+        real_put(self, campaign, index, payload, ttl)
+
+    monkeypatch.setattr(ChunkStore, "put", put)
+    with pytest.raises(redis.ConnectionError, match="went away"):
+        open_campaign(redis_client, plan, config)
+    assert not Ledger(redis_client).exists(plan.campaign)
