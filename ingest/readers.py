@@ -635,6 +635,13 @@ def _float_column_text(array: pa.Array) -> pa.Array:
 class JsonLinesTable(ContactTable):
     gzipped: bool = False
     keys: list[str] = field(default_factory=list)  # the JSON key behind each column
+    lines_per_byte: float = 0.0  # in the text sampled at open time
+
+    def estimated_rows(self, sample: pa.RecordBatch | None = None) -> int:
+        # Without it the de-duplication table would grow by doubling as lines come in,
+        # each time placing every number again and holding both tables for a moment.
+        text_bytes = _gzip_text_bytes(self.path) if self.gzipped else self.size_bytes
+        return int(text_bytes * self.lines_per_byte)
 
     def _read(self, batch_rows: int,
               wanted: list[str] | None) -> Iterator[pa.RecordBatch]:
@@ -659,7 +666,9 @@ class JsonLinesTable(ContactTable):
 
 
 def _open_json_lines(path: Path, label: str, size: int, gzipped: bool) -> JsonLinesTable:
-    encoding = detect_encoding(label, read_sample(path, gzipped))
+    text = read_sample(path, gzipped)
+    encoding = detect_encoding(label, text)
+    sampled = b"".join((text.head, *text.probes))
     keys: dict[str, None] = {}  # insertion-ordered set
     records = 0
     with path.open("rb") as raw:
@@ -675,7 +684,8 @@ def _open_json_lines(path: Path, label: str, size: int, gzipped: bool) -> JsonLi
                          "the phone number, e.g. {\"phone\": \"46701234567\"}")
     return JsonLinesTable(path=path, format="jsonl", columns=unique_column_names(list(keys)),
                           has_header=True, encoding=encoding, size_bytes=size,
-                          gzipped=gzipped, keys=list(keys))
+                          gzipped=gzipped, keys=list(keys),
+                          lines_per_byte=sampled.count(b"\n") / max(len(sampled), 1))
 
 
 def _json_records(raw: io.BufferedReader, label: str, gzipped: bool,

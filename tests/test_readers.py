@@ -246,6 +246,16 @@ def test_row_estimate_is_near_the_real_count(tmp_path: Path) -> None:
     assert 18_000 <= table.estimated_rows(table.sample()) <= 22_000
 
 
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_json_lines_row_estimate_is_near_the_real_count(tmp_path: Path, gzipped: bool) -> None:
+    lines = b"".join(json.dumps({"phone": f"4670{i:07d}", "name": f"Name {i % 97}",
+                                 "vip": i % 3 == 0}).encode() + b"\n"
+                     for i in range(200_000))
+    path = (tmp_path / "c.jsonl.gz" if gzipped else tmp_path / "c.jsonl")
+    path.write_bytes(gzip.compress(lines) if gzipped else lines)
+    assert 180_000 <= open_contacts(path).estimated_rows() <= 220_000
+
+
 def test_prefetch_hands_over_results_in_order_and_errors_where_they_happen() -> None:
     with prefetch(iter(range(50)), lambda i: i * i) as squares:
         assert list(squares) == [i * i for i in range(50)]
