@@ -35,6 +35,7 @@ from ingest.encoding import (
     read_sample,
 )
 from ingest.errors import InputError, one_line
+from ingest.numbers import arrow_strings
 
 DEFAULT_BATCH_ROWS = 500_000
 # pyarrow's streaming CSV reader reads ~32 blocks ahead: 1 MiB blocks bound that to ~35 MB
@@ -53,6 +54,8 @@ _KEY_SCAN_LINES = 1000
 # Numbers at or above this may have lost digits in a float (Excel keeps 15 significant).
 EXACT_FLOAT_LIMIT = 10**15
 _ORJSON_INT_LIMIT = 2.0**63  # orjson parses larger integer literals as floats
+_JSON_GROUP_LINES = 4096
+_SPLIT_MAX = 1 << 29  # characters: the joined text must fit an Arrow string (2 GiB of UTF-8)
 
 
 @dataclass(kw_only=True, eq=False)
@@ -523,8 +526,20 @@ def float_text(value: float | None) -> str:
 
 
 def _text_batch(columns: list[list[str]], schema: pa.Schema) -> pa.RecordBatch:
-    return pa.RecordBatch.from_arrays([pa.array(values, pa.string()) for values in columns],
+    return pa.RecordBatch.from_arrays([_text_array(values) for values in columns],
                                       schema=schema)
+
+
+def _text_array(values: list[str]) -> pa.Array:
+    """Python strings as an Arrow string array, joined into one string and split again by
+    Arrow: pa.array() on a list would first import pandas to look for pandas objects in
+    it (0.2 s and 30 MB), and convert value by value."""
+    joined = "\x00".join(values)
+    if len(joined) > _SPLIT_MAX:
+        return pa.array(values, pa.string())
+    if len(values) < 2 or joined.count("\x00") != len(values) - 1:  # or NUL in a value
+        return arrow_strings(values)
+    return pc.split_pattern(arrow_strings([joined]), "\x00").flatten()
 
 
 # --- Parquet --------------------------------------------------------------------------------
@@ -646,22 +661,24 @@ class JsonLinesTable(ContactTable):
     def _read(self, batch_rows: int,
               wanted: list[str] | None) -> Iterator[pa.RecordBatch]:
         indices, schema = self._wanted(wanted)
-        columns: list[list[str]] = [[] for _ in indices]
         # Keys first seen after the lines scanned at open time are not columns: ignored.
-        targets = list(zip([self.keys[index] for index in indices], columns, strict=True))
-        count = 0
+        keys = [self.keys[index] for index in indices]
+        columns: list[list[str]] = [[] for _ in indices]
+        label = str(self.path)
         with self.path.open("rb") as raw:
-            for _, record in _json_records(raw, str(self.path), self.gzipped, self.encoding):
-                for key, values in targets:
-                    value = record.get(key, "")
-                    values.append(value if type(value) is str else json_value_text(value))
-                count += 1
-                if count % batch_rows == 0:
+            for lines, records in _json_groups(raw, label, self.gzipped, self.encoding):
+                for key, values in zip(keys, columns, strict=True):
+                    column = [record.get(key, "") for record in records]
+                    if set(map(type, column)) != {str}:  # numbers, null, ...: rarely
+                        column = [_cell(value, line, key)
+                                  for value, line in zip(column, lines, strict=True)]
+                    values.extend(column)
+                if len(columns[0]) >= batch_rows:
                     self.bytes_read = min(raw.tell(), self.size_bytes)
                     yield _text_batch(columns, schema)
                     for values in columns:
                         values.clear()
-        if count % batch_rows:
+        if columns[0]:
             yield _text_batch(columns, schema)
 
 
@@ -672,9 +689,10 @@ def _open_json_lines(path: Path, label: str, size: int, gzipped: bool) -> JsonLi
     keys: dict[str, None] = {}  # insertion-ordered set
     records = 0
     with path.open("rb") as raw:
-        for _, record in _json_records(raw, label, gzipped, encoding):
-            keys.update(dict.fromkeys(record))
-            records += 1
+        for _, group in _json_groups(raw, label, gzipped, encoding, _KEY_SCAN_LINES):
+            for record in group[: _KEY_SCAN_LINES - records]:
+                keys.update(dict.fromkeys(record))
+            records += len(group)
             if records >= _KEY_SCAN_LINES:
                 break
     if not records:
@@ -688,25 +706,32 @@ def _open_json_lines(path: Path, label: str, size: int, gzipped: bool) -> JsonLi
                           lines_per_byte=sampled.count(b"\n") / max(len(sampled), 1))
 
 
-def _json_records(raw: io.BufferedReader, label: str, gzipped: bool,
-                  encoding: str | None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-blank line; InputError naming the line otherwise."""
+def _json_groups(raw: io.BufferedReader, label: str, gzipped: bool, encoding: str | None,
+                 group_lines: int = _JSON_GROUP_LINES,
+                 ) -> Iterator[tuple[list[Any], list[dict[str, Any]]]]:
+    """The non-blank lines, a group at a time: (lines, their objects); InputError naming
+    the line where one is not a JSON object. (Parsed in groups by a list comprehension:
+    per-line function calls and generators cost more than orjson's parse itself.)"""
     stream: Any = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
     if encoding not in (None, "utf-8", "utf-8-sig"):
         stream = io.TextIOWrapper(stream, encoding=encoding, newline=None)
     line_number = 0
+    first_number, lines = 1, []
     try:
         for line_number, line in enumerate(stream, start=1):
             if line_number == 1:
                 line = line.removeprefix(b"\xef\xbb\xbf" if isinstance(line, bytes) else "\ufeff")
             if not line.strip():
-                continue
-            record = _parse_json(line, label, line_number)
-            if not isinstance(record, dict):
-                raise InputError(f"{label}: line {line_number} is a JSON "
-                                 f"{type(record).__name__}, not an object; write one object "
-                                 "per line, e.g. {\"phone\": \"46701234567\"}")
-            yield line_number, record
+                line = None  # kept as a gap, so that positions stay line numbers
+            elif not lines:
+                first_number = line_number
+            if lines or line is not None:
+                lines.append(line)
+            if len(lines) >= group_lines:
+                yield _parsed_group(lines, first_number, label)
+                lines = []
+        if lines:
+            yield _parsed_group(lines, first_number, label)
     except UnicodeDecodeError as exc:
         raise InputError(f"{label}: line {line_number + 1} is not valid {encoding}; "
                          "save the file as UTF-8") from exc
@@ -715,18 +740,46 @@ def _json_records(raw: io.BufferedReader, label: str, gzipped: bool,
                          f"{line_number} ({one_line(exc)})") from exc
 
 
+def _parsed_group(lines: list[Any], first_number: int,
+                  label: str) -> tuple[list[Any], list[dict[str, Any]]]:
+    """(the non-blank lines, their objects); lines[i] is line first_number + i (None where
+    blank)."""
+    present = [line for line in lines if line is not None]
+    loads = orjson.loads
+    try:
+        records = [loads(line) for line in present]
+    except ValueError:  # orjson.JSONDecodeError is a ValueError: find the line
+        for offset, line in enumerate(lines):
+            if line is not None:
+                _parse_json(line, label, first_number + offset)
+        raise
+    if set(map(type, records)) != {dict}:
+        at = 0
+        for offset, line in enumerate(lines):
+            if line is None:
+                continue
+            if type(records[at]) is not dict:
+                raise InputError(f"{label}: line {first_number + offset} is a JSON "
+                                 f"{type(records[at]).__name__}, not an object; write one "
+                                 "object per line, e.g. {\"phone\": \"46701234567\"}")
+            at += 1
+    return present, records
+
+
+def _cell(value: Any, line: bytes | str, key: str) -> str:
+    """One JSON value as a cell. orjson turns integers beyond 64 bits into floats: their
+    exact digits come from parsing the line again."""
+    if type(value) is float and abs(value) >= _ORJSON_INT_LIMIT:
+        value = json.loads(line, parse_int=str).get(key, "")
+    return json_value_text(value)
+
+
 def _parse_json(line: bytes | str, label: str, line_number: int) -> Any:
     try:
-        record = orjson.loads(line)
-        if isinstance(record, dict) and any(
-                type(value) is float and abs(value) >= _ORJSON_INT_LIMIT
-                for value in record.values()):
-            # orjson turns integers beyond 64 bits into floats: keep their digits exactly.
-            record = json.loads(line, parse_int=str)
+        return orjson.loads(line)
     except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
         raise InputError(f"{label}: line {line_number} is not valid JSON "
                          f"({one_line(exc)})") from exc
-    return record
 
 
 def json_value_text(value: Any) -> str:

@@ -442,6 +442,13 @@ def test_jsonl_bad_lines_name_the_line(tmp_path: Path) -> None:
     table = open_contacts(path)
     with pytest.raises(InputError, match=r"late\.jsonl: line 1501 is a JSON list, not an object"):
         read_rows(table)
+    # Blank lines count as lines: the number is the one an editor shows.
+    path = write(tmp_path / "gaps.jsonl", f"\n\n{good}\n\n{good}\n \n\"text\"\n".encode())
+    with pytest.raises(InputError, match=r"gaps\.jsonl: line 7 is a JSON str, not an object"):
+        open_contacts(path)
+    path = write(tmp_path / "gaps2.jsonl", f"\n{good}\n\n{{bad\n".encode())
+    with pytest.raises(InputError, match=r"gaps2\.jsonl: line 4 is not valid JSON"):
+        open_contacts(path)
 
 
 # --- refusals ---------------------------------------------------------------------------------
@@ -584,3 +591,12 @@ def test_a_gzip_size_that_cannot_be_the_text_gives_no_estimate(tmp_path: Path) -
     data[-4:] = (1).to_bytes(4, "little")  # as when the size wrapped round 4 GiB
     path = write(tmp_path / "wrapped.csv.gz", bytes(data))
     assert open_contacts(path).estimated_rows() == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(), max_size=30))
+def test_cells_become_arrow_text_exactly(values: list[str]) -> None:
+    from ingest.readers import _text_array
+
+    array = _text_array(values)
+    assert array.type == pa.string() and array.to_pylist() == values
