@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import gzip
 import io
+import itertools
 import json
 import queue
 import threading
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,7 +37,7 @@ from ingest.encoding import (
     read_sample,
 )
 from ingest.errors import InputError, one_line
-from ingest.numbers import arrow_strings
+from ingest.numbers import arrow_array, arrow_strings
 
 DEFAULT_BATCH_ROWS = 500_000
 # pyarrow's streaming CSV reader reads ~32 blocks ahead: 1 MiB blocks bound that to ~35 MB
@@ -55,6 +57,7 @@ _KEY_SCAN_LINES = 1000
 EXACT_FLOAT_LIMIT = 10**15
 _ORJSON_INT_LIMIT = 2.0**63  # orjson parses larger integer literals as floats
 _JSON_GROUP_LINES = 4096
+_WORKBOOK_GROUP_ROWS = 1 << 15  # Python objects for this many rows are alive at once
 _SPLIT_MAX = 1 << 29  # characters: the joined text must fit an Arrow string (2 GiB of UTF-8)
 
 
@@ -430,19 +433,16 @@ class WorkbookTable(ContactTable):
             next(rows, None)
         indices, schema = self._wanted(wanted)
         total = max(self._worksheet.height, 1)
-        columns: list[list[str]] = [[] for _ in indices]
-        targets = list(zip(indices, columns, strict=True))
         count = 0
-        for count, row in enumerate(rows, start=1):
-            width = len(row)
-            for index, values in targets:
-                values.append(cell_text(row[index]) if index < width else "")
-            if count % batch_rows == 0:
-                self.bytes_read = self.size_bytes * count // total
-                yield _text_batch(columns, schema)
-                for values in columns:
-                    values.clear()
-        if count % batch_rows:
+        # A group of rows at a time, converted a column at a time (a function call per
+        # cell cost more than calamine's own parse); batches() joins groups into batches.
+        while group := list(itertools.islice(rows, min(batch_rows, _WORKBOOK_GROUP_ROWS))):
+            count += len(group)
+            full = min(map(len, group)) > max(indices)  # else short rows: missing is ""
+            columns = [_cells_text([row[index] for row in group] if full else
+                                   [row[index] if index < len(row) else "" for row in group])
+                       for index in indices]
+            self.bytes_read = self.size_bytes * count // total
             yield _text_batch(columns, schema)
 
 
@@ -493,8 +493,21 @@ def _choose_sheet(label: str, names: list[str], sheet: str | int | None) -> str:
 def _nonblank_rows(rows: Iterable[list[Any]]) -> Iterator[list[Any]]:
     """Rows with at least one non-empty cell (spreadsheets pad ranges with blank rows)."""
     for row in rows:
-        if any(cell != "" and cell is not None for cell in row):
+        if row.count("") + row.count(None) < len(row):
             yield row
+
+
+def _cells_text(cells: list[Any]) -> list[str] | pa.Array:
+    """cell_text of each cell; text cells (the usual phone and name columns) as they are,
+    a column of numbers (Excel keeps every number as a float) converted in one go."""
+    kinds = set(map(type, cells))
+    if kinds <= {str}:
+        return cells
+    if kinds == {float}:
+        return _float_column_text(arrow_array(np.array(cells, dtype=np.float64)))
+    if kinds <= {str, int}:
+        return [cell if type(cell) is str else str(cell) for cell in cells]
+    return [cell_text(cell) for cell in cells]
 
 
 def cell_text(value: Any) -> str:
@@ -525,9 +538,10 @@ def float_text(value: float | None) -> str:
     return format(value, ".15g")
 
 
-def _text_batch(columns: list[list[str]], schema: pa.Schema) -> pa.RecordBatch:
-    return pa.RecordBatch.from_arrays([_text_array(values) for values in columns],
-                                      schema=schema)
+def _text_batch(columns: list[list[str] | pa.Array], schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays(
+        [_text_array(values) if isinstance(values, list) else values for values in columns],
+        schema=schema)
 
 
 def _text_array(values: list[str]) -> pa.Array:
