@@ -23,6 +23,7 @@ PHONE_HEADER_KEYS = frozenset({
 })
 # Share of a no-header column's non-empty sample values that must look like phone numbers.
 PHONE_SHARE = 0.8
+DELIMITERS = (",", ";", "\t", "|")  # the ones text files are split on, most usual first
 _LISTED_NAMES = 20
 
 _PHONE_PUNCTUATION = re.compile(r"[\s+\-./()\[\]]")
@@ -106,7 +107,7 @@ def _resolve(key: str, wanted: str, columns: list[str], source: str) -> str:
 def _refuse_unsplit_header(columns: list[str], source: str) -> None:
     """One column whose name holds a delimiter: the rows did not split consistently, which
     is the real problem to name (not a missing column)."""
-    split = [d for d in (",", ";", "\t", "|") if len(columns) == 1 and d in columns[0]]
+    split = [d for d in DELIMITERS if d in columns[0]] if len(columns) == 1 else []
     if split:
         raise InputError(f"{source}: the header {columns[0]!r} looks like several columns, "
                          f"but the rows do not split consistently on {split[0]!r}; make "

@@ -10,7 +10,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.numbers import arrow_array, arrow_strings, flag_rows, utf8_bytes
+from ingest.numbers import EMPTY_TEXT, arrow_array, arrow_strings, flag_rows, utf8_bytes
 
 # Bytes JSON strings must escape: control characters, the quote and the backslash.
 _QUOTE, _BACKSLASH = ord('"'), ord("\\")
@@ -43,11 +43,11 @@ def entries_json(table: pa.Table) -> bytes:
         text = table.column(name).combine_chunks()
         present = pc.fill_null(pc.greater(pc.binary_length(text), _ZERO), _FALSE)
         member = pc.binary_join_element_wise(_text(f',"{_json_key(name)}":"'),
-                                             _json_string(text), _QUOTE_TEXT, _EMPTY_TEXT)
-        parts.append(pc.if_else(present, member, _EMPTY_TEXT))
+                                             _json_string(text), _QUOTE_TEXT, EMPTY_TEXT)
+        parts.append(pc.if_else(present, member, EMPTY_TEXT))
     parts.append(_text("},"))
     # Each object with a comma after it.
-    objects = pc.binary_join_element_wise(*parts, _EMPTY_TEXT)
+    objects = pc.binary_join_element_wise(*parts, EMPTY_TEXT)
     offsets, body = utf8_bytes(objects)
     return b"[" + body[: offsets[-1] - 1].tobytes() + b"]"
 
@@ -58,7 +58,7 @@ def _text(value: str) -> pa.Scalar:
     return arrow_strings([value])[0]
 
 
-_QUOTE_TEXT, _EMPTY_TEXT = _text('"'), _text("")
+_QUOTE_TEXT = _text('"')
 _ZERO = arrow_array(np.zeros(1, dtype=np.int32))[0]
 _FALSE = arrow_array(np.zeros(1, dtype=bool))[0]
 

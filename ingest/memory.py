@@ -1,5 +1,5 @@
-"""How a plan uses memory: process-wide malloc and Arrow settings for bulk work, and
-making a big array's pages resident ahead of use.
+"""How bulk work (planning, storing chunks) uses memory: process-wide malloc and Arrow
+settings for its length, and making a big array's pages resident ahead of use.
 
 Fresh memory is expensive here: the kernel zeroes each page on first touch, and in a VM
 the host backs it too (about 2 ms per MB measured on the CI machine, so a 10M-row file's
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-# Three process-wide settings for the length of a plan:
+# Three process-wide settings for the length of bulk work (a plan, storing its chunks):
 # - glibc's malloc returns big freed blocks to the kernel at once, so every batch's numpy
 #   temporaries would come back as fresh pages, each page fault slow (more so in a VM):
 #   on a 10M-row file that was more kernel time than the parse. Freed memory is kept for

@@ -114,7 +114,7 @@ def normalise_to_int64(
 
     if len(slices) == 1:
         parts = [one_slice(slices[0])]
-    else:  # numpy and Arrow kernels release the GIL, so slices run side by side
+    else:  # the kernel and Arrow release the GIL, so slices run side by side
         with ThreadPoolExecutor(max_workers=_THREADS) as pool:
             parts = list(pool.map(one_slice, slices))
     if len(parts) == 1:

@@ -11,20 +11,20 @@ cdef enum:
     EMPTY, INVALID_CHARACTERS, NATIONAL_WITHOUT_COUNTRY_CODE, INVALID_COUNTRY_CODE, \
         TOO_SHORT, TOO_LONG
 
-MIN_DIGITS = 6  # the API's rule for calleeNumber
-MAX_DIGITS = 18
-cdef int _MIN_DIGITS = MIN_DIGITS, _MAX_DIGITS = MAX_DIGITS
+cdef enum:
+    MIN_DIGITS = 6  # the API's rule for calleeNumber
+    MAX_DIGITS = 18
 
 # Byte classes: digits and '+' are kept, separators dropped, anything else rejects the row.
 cdef enum:
     DIGIT, PLUS_SIGN, SEPARATOR, OPEN, CLOSE, DOT, OTHER
 cdef uint8_t CLASS[256]
-cdef int64_t POWERS_OF_TEN[19]
+cdef int64_t POWERS_OF_TEN[MAX_DIGITS + 1]
 cdef uint8_t ZERO = ord("0")
 
 
 cdef void _fill_tables():
-    cdef int byte
+    cdef int byte, power
     for byte in range(256):
         CLASS[byte] = OTHER  # incl. every non-ASCII byte
     for byte in range(ord("0"), ord("9") + 1):
@@ -38,8 +38,8 @@ cdef void _fill_tables():
         CLASS[byte] = CLOSE
     CLASS[ord(".")] = DOT
     POWERS_OF_TEN[0] = 1
-    for byte in range(1, 19):
-        POWERS_OF_TEN[byte] = POWERS_OF_TEN[byte - 1] * 10
+    for power in range(1, MAX_DIGITS + 1):
+        POWERS_OF_TEN[power] = POWERS_OF_TEN[power - 1] * 10
 
 
 _fill_tables()
@@ -126,9 +126,9 @@ def normalise_rows(const int64_t[::1] offsets, const uint8_t[::1] data,
                 reason = NATIONAL_WITHOUT_COUNTRY_CODE
             elif digit_len > 0 and lead == ZERO and not national:
                 reason = INVALID_COUNTRY_CODE
-            elif final_len < _MIN_DIGITS:
+            elif final_len < MIN_DIGITS:
                 reason = TOO_SHORT
-            elif final_len > _MAX_DIGITS:
+            elif final_len > MAX_DIGITS:
                 reason = TOO_LONG
             if reason >= 0:
                 codes[row] = reason_codes[reason]

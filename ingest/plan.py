@@ -121,7 +121,7 @@ def _reason_columns(codes: np.ndarray) -> tuple[pa.Array, pa.Array]:
 
 @dataclass
 class _Prepared:
-    """A batch with its numbers normalised (done ahead, on the reader's thread)."""
+    """A batch with its numbers normalised (done ahead, on the normalising thread)."""
 
     batch: pa.RecordBatch
     numbers: np.ndarray

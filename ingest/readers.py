@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import python_calamine
 
-from ingest.columns import generated_names, looks_like_phone, unique_column_names
+from ingest.columns import DELIMITERS, generated_names, looks_like_phone, unique_column_names
 from ingest.encoding import (
     decode_sample,
     detect_encoding,
@@ -43,7 +43,6 @@ DEFAULT_BATCH_ROWS = 500_000
 # pyarrow's streaming CSV reader reads ~32 blocks ahead: 1 MiB blocks bound that to ~35 MB
 # while parsing as fast as bigger ones. A single row must fit in one block.
 BLOCK_BYTES = 1 << 20
-DELIMITERS = (",", ";", "\t", "|")
 DELIMITED_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": ","}  # -> delimiter tried first
 EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
 JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
@@ -311,9 +310,6 @@ class DelimitedTable(ContactTable):
             return (f"{label}: a row {where} has {row.actual_columns} fields where {shape} "
                     f"{row.expected_columns} ({one_line(row.text)[:80]!r}); fix that row or "
                     f"quote values that contain {_delimiter_name(self.delimiter)}")
-        if "invalid UTF8" in message:
-            return (f"{label}: bytes that are not valid UTF-8 {where}; "
-                    "re-save the file as CSV UTF-8")
         if "straddl" in message:
             return (f"{label}: a row {where} is longer than {BLOCK_BYTES >> 20} MiB; "
                     "this does not look like a contact list")
@@ -413,7 +409,6 @@ def _arrow_encoding(encoding: str | None) -> str:
 def _delimiter_name(delimiter: str | None) -> str:
     names = {",": "a comma", ";": "a semicolon", "\t": "a tab", "|": "a pipe"}
     return names.get(delimiter or "", "a delimiter")
-
 
 
 # --- workbooks ------------------------------------------------------------------------------
@@ -579,25 +574,18 @@ class ParquetTable(ContactTable):
                 # nested (several leaves); otherwise every column is read.
                 names = parquet.schema_arrow.names
                 flat = (parquet.metadata.num_columns == len(names) == len(set(names)))
-                chosen = [names[index] for index in sorted(set(indices))] if flat else None
+                chosen = [names[index] for index in indices] if flat else None
                 for batch in parquet.iter_batches(batch_size=batch_rows, columns=chosen):
                     rows += batch.num_rows
                     self.bytes_read = self.size_bytes * rows // total
-                    yield pa.RecordBatch.from_arrays(
-                        [arrow_text(column) for column in _columns_at(batch, indices, flat)],
-                        schema=schema)
+                    # (Asked for by name, the columns come in the order asked for.)
+                    columns = (batch.columns if flat
+                               else [batch.column(index) for index in indices])
+                    yield pa.RecordBatch.from_arrays([arrow_text(column) for column in columns],
+                                                     schema=schema)
         except (pa.ArrowException, OSError) as exc:
             raise InputError(f"{label}: cannot read the Parquet data after row {rows} "
                              f"({one_line(exc)})") from exc
-
-
-def _columns_at(batch: pa.RecordBatch, indices: list[int], flat: bool) -> list[pa.Array]:
-    """The columns at file positions `indices` of a batch read with only those (flat) or
-    with every column."""
-    if not flat:
-        return [batch.column(index) for index in indices]
-    position = {index: at for at, index in enumerate(sorted(set(indices)))}
-    return [batch.column(position[index]) for index in indices]
 
 
 def _parquet_file(path: Path) -> Any:
@@ -654,7 +642,7 @@ def _float_column_text(array: pa.Array) -> pa.Array:
     rest = [float_text(value) for value in pc.filter(values, inexact).to_pylist()]
     if not rest:
         return digits
-    return pc.replace_with_mask(digits, inexact, pa.array(rest, pa.string()))
+    return pc.replace_with_mask(digits, inexact, _text_array(rest))
 
 
 # --- JSON lines -----------------------------------------------------------------------------
