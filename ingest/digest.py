@@ -44,13 +44,19 @@ class FileDigest:
 
     def result(self) -> str:
         self._thread.join()
-        if self._key is not None:  # done: a later start_digest() hashes afresh
-            with _lock:
-                if _running.get(self._key) is self:
-                    del _running[self._key]
+        self.forget()  # taken: a later start_digest() hashes afresh
         if self._result is None:
             raise InputError(f"{self._path}: cannot be read: {self._error}")
         return self._result
+
+
+    def forget(self) -> None:
+        """Drop it from the running digests (a plan that failed will not ask for it), so a
+        long-running watcher or intake does not keep one per failed file."""
+        if self._key is not None:
+            with _lock:
+                if _running.get(self._key) is self:
+                    del _running[self._key]
 
 
 def start_digest(path: str | Path) -> FileDigest:

@@ -347,6 +347,7 @@ def plan_file(path: str | Path, config: CampaignConfig, *, data_dir: Path, run_i
         out_dir = _publish(work_dir, data_dir / campaign)
     except BaseException:
         shutil.rmtree(work_dir, ignore_errors=True)
+        file_digest.forget()
         raise
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int) if sizes else []
     reasons = planner.reasons
