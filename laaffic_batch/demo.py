@@ -6,9 +6,7 @@ what it started. No credentials and no network needed: the sandbox's own are use
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -50,6 +48,7 @@ def run_demo(rows: int) -> int:
     from laaffic_batch.sandbox import SandboxServer
     from worker.connection import data_dir, resolve_redis_url
     from worker.embedded import stop_embedded_redis
+    from worker.shutdown import stop_group
 
     embedded = not os.environ.get("REDIS_URL")
     work = data_dir() / "demo"
@@ -95,26 +94,9 @@ def run_demo(rows: int) -> int:
         return code
     finally:
         if worker is not None:
-            _stop_worker(worker)
+            stop_group(worker)
         sandbox.stop()
         if embedded:
             stop_embedded_redis(data_dir())
             os.environ.pop("REDIS_URL", None)
         _say("stopped the worker, the sandbox" + (" and the embedded Redis" if embedded else ""))
-
-
-def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the leader only: Dramatiq's main process forwards it to its workers, and a
-    worker that gets SIGTERM twice (once from the group, once forwarded) exits hard. SIGKILL
-    to the whole group if it lingers, and to anything left behind in it."""
-    if worker.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(worker.pid, signal.SIGKILL)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -18,7 +17,6 @@ from redis_support import answers, free_port, start_redis_server
 settings.register_profile("laaffic", deadline=None, print_blob=True)
 settings.load_profile("laaffic")
 
-ROOT = Path(__file__).resolve().parent.parent
 OWNER_KEY = "laaffic-test:owner"
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -16,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from laaffic_batch.sandbox import SandboxServer
+from worker.shutdown import stop_group
 
 API_KEY = "sandbox-key"
 API_SECRET = "sandbox-secret-do-not-leak-7f3a"
@@ -101,24 +100,6 @@ def running_worker(env: dict[str, str], log_path: Path, processes: int = 1,
     """`laaffic-batch worker` in its own process group, logs to log_path; stopped on exit."""
     return running_cli(["worker", "--processes", str(processes), "--threads", str(threads)],
                        env, log_path)
-
-
-def stop_group(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
-    """Stop a process started in its own group: the signal goes to the leader (Dramatiq's
-    main process forwards SIGTERM to its workers; signalling the whole group would make
-    them see it twice and kill themselves hard), SIGKILL to the whole group if it lingers."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, sig) if sig == signal.SIGKILL else os.kill(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # anything left behind in the group
 
 
 def wait_for(predicate: Any, timeout: float = 60, interval: float = 0.1) -> Any:

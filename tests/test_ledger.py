@@ -60,7 +60,7 @@ def test_create_stores_meta_and_pending_chunks(ledger: Ledger) -> None:
     assert [(r.index, r.task_name, r.count, r.state) for r in records] == [
         (0, "promo-abc-001", 200_000, "pending"), (1, "promo-abc-002", 50_000, "pending")]
     assert all(r.attempts == 0 and r.key_id is None and r.error is None for r in records)
-    assert not ledger.is_complete("promo-abc")
+    assert ledger.outstanding("promo-abc") != 0
     assert ledger.meta("nope") is None and ledger.chunk("nope", 0) is None
     assert not ledger.exists("nope")
 
@@ -183,12 +183,12 @@ def test_completion_fires_once_then_again_once_after_reset(redis_url: str) -> No
     make_campaign(ledger, "big", sizes=(10,) * 8)
     completed = finish_all_concurrently(ledger, "big", list(range(8)))
     assert completed.count(True) == 1
-    assert ledger.is_complete("big")
+    assert ledger.outstanding("big") == 0
     assert ledger.counts("big") == {
         "pending": 0, "sending": 0, "waiting": 0, "submitted": 4, "failed": 4}
 
     assert ledger.reset_failed("big") == [1, 3, 5, 7]
-    assert not ledger.is_complete("big")
+    assert ledger.outstanding("big") != 0
     reset = ledger.chunk("big", 1)
     assert (reset.state, reset.attempts, reset.transient_failures, reset.error) == (
         "pending", 1, 0, API_ERROR)
@@ -196,7 +196,7 @@ def test_completion_fires_once_then_again_once_after_reset(redis_url: str) -> No
 
     # Odd chunks fail again: the campaign completes once more, on exactly one transition.
     assert finish_all_concurrently(ledger, "big", [1, 3, 5, 7]).count(True) == 1
-    assert ledger.is_complete("big")
+    assert ledger.outstanding("big") == 0
     assert not ledger.mark_submitted("big", 0, 5).completed  # no-op on a done campaign
 
 

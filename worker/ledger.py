@@ -209,25 +209,16 @@ class Ledger:
 
     def outstanding(self, campaign: str) -> int | None:
         """Chunks not yet terminal (None for an unknown campaign): one HMGET."""
-        total, submitted, failed = self._client.hmget(
-            self._campaign_key(campaign), "chunks", "submitted", "failed"
-        )
-        if total is None:
-            return None
-        return int(total) - int(submitted or 0) - int(failed or 0)
-
-    def is_complete(self, campaign: str) -> bool:
-        return self.outstanding(campaign) == 0
+        return _outstanding(self._client.hmget(self._campaign_key(campaign), *_COUNTERS))
 
     def incomplete(self, campaigns: list[str]) -> list[str]:
         """Those of the campaigns that exist and still have chunks to finish, in the order
         given: one round trip for all of them."""
         pipe = self._client.pipeline(transaction=False)
         for campaign in campaigns:
-            pipe.hmget(self._campaign_key(campaign), "chunks", "submitted", "failed")
-        return [campaign for campaign, (total, submitted, failed)
-                in zip(campaigns, pipe.execute(), strict=True)
-                if total is not None and int(total) > int(submitted or 0) + int(failed or 0)]
+            pipe.hmget(self._campaign_key(campaign), *_COUNTERS)
+        return [campaign for campaign, counters in zip(campaigns, pipe.execute(), strict=True)
+                if _outstanding(counters)]
 
     def counts(self, campaign: str) -> dict[str, int]:
         """Chunks per state; every known state is present, zero when none."""
@@ -303,6 +294,18 @@ def _chunk_record(stored: dict[bytes, bytes]) -> ChunkRecord:
         lease_until=_float_or_none(text("lease_until")),
         delivered_at=_float_or_none(text("delivered_at")),
     )
+
+
+# A campaign hash's counters: its chunks, and how many of them were submitted or failed.
+_COUNTERS = ("chunks", "submitted", "failed")
+
+
+def _outstanding(counters: list[bytes | None]) -> int | None:
+    """Chunks not yet terminal from the _COUNTERS values (None: no such campaign)."""
+    total, submitted, failed = counters
+    if total is None:
+        return None
+    return int(total) - int(submitted or 0) - int(failed or 0)
 
 
 def _float_or_none(value: bytes | str | None) -> float | None:

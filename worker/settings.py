@@ -3,48 +3,49 @@ unset or empty means the default; anything else must be a number in range, or th
 stops with one line naming the variable (ConfigError). A typo in a timeout is refused,
 never silently replaced by the default.
 
-`check_environment()` reads every one of them, so `laaffic-batch worker` refuses a bad
-value before it starts Dramatiq's processes (where it would surface as an import error
-in each of them)."""
+`check_environment()` reads every one the worker processes read, so `laaffic-batch worker`
+refuses a bad value before it starts Dramatiq's processes (where it would surface as an
+import error in each of them)."""
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 from ingest.errors import ConfigError
+
+T = TypeVar("T", int, float)
 
 
 def env_int(name: str, default: int, low: int = 0) -> int:
     """The whole number in environment variable `name` (>= low), or `default`."""
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < low:
-        raise ConfigError(f"{name}={text!r}: must be a whole number >= {low}")
-    return value
+    return _env_number(name, default, low, int, f"a whole number >= {low}")
 
 
 def env_float(name: str, default: float, low: float = 0.0) -> float:
     """The number in environment variable `name` (finite, >= low), or `default`."""
+    return _env_number(name, default, low, float, f"a number >= {low:g}")
+
+
+def _env_number(name: str, default: T, low: T, convert: Callable[[str], T],
+                must_be: str) -> T:
     text = os.environ.get(name, "").strip()
     if not text:
         return default
     try:
-        value = float(text)
+        value = convert(text)
     except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < low:
-        raise ConfigError(f"{name}={text!r}: must be a number >= {low:g}")
+        value = None
+    if (value is None or (isinstance(value, float) and not math.isfinite(value))
+            or value < low):
+        raise ConfigError(f"{name}={text!r}: must be {must_be}")
     return value
 
 
-# The worker's own variables (the retry policy's and intake's are read by
-# RetryPolicy.from_env and IntakeSettings.from_env, through the same parsers).
+# The worker's own variables (the retry policy's are read by RetryPolicy.from_env, intake's
+# by IntakeSettings.from_env, through the same parsers).
 
 
 def read_timeout_s() -> float:
@@ -81,11 +82,11 @@ def webhook_min_backoff_ms() -> int:
 
 
 def check_environment() -> None:
-    """Read every tuning variable worker processes read; raise on the first bad one."""
-    from worker.jobs import IntakeSettings
+    """Read every tuning variable worker processes read; raise on the first bad one.
+    (Intake's are checked by `laaffic-batch intake` as it starts.)"""
     from worker.policy import RetryPolicy
 
     for read in (read_timeout_s, lease_margin_s, heartbeat_timeout_ms, maintenance_chance,
                  sweep_interval_s, stale_after_s, webhook_min_backoff_ms,
-                 RetryPolicy.from_env, IntakeSettings.from_env):
+                 RetryPolicy.from_env):
         read()

@@ -31,8 +31,8 @@ from worker.ledger import CampaignMeta, ChunkPlan, Ledger
 # worker/outcomes.py); the rest of [batch] is used up by planning.
 WORKER_SETTINGS = ("max_attempts", "max_age", "max_in_flight", "provider_timezone",
                    "webhook_url")
-# Chunks are encoded (JSON, zlib) and stored on a thread per core: both release the GIL,
-# and a 200,000-entry chunk is ~0.1 s of it.
+# Chunks are encoded (JSON, zlib) and stored on a thread per core (at most 4): both release
+# the GIL, and a 200,000-entry chunk is ~0.1 s of it.
 STORE_THREADS = min(4, os.cpu_count() or 1)
 
 

@@ -31,9 +31,10 @@ LOOKBACK_SECONDS = 8 * 86400  # campaigns older than this are past any max_age o
 
 def stale_chunks(ledger: Ledger, campaign: str, now: float, stale_after: float) -> list[int]:
     """Non-terminal chunks of a campaign that have neither changed nor had a message
-    delivered for stale_after seconds."""
+    delivered for stale_after seconds (none in a complete campaign: all its chunks are
+    terminal)."""
     meta = ledger.meta(campaign)
-    if meta is None or ledger.is_complete(campaign):
+    if meta is None:
         return []
     if meta.not_before and now < meta.not_before + stale_after:
         return []  # scheduled: its messages are delayed on purpose
