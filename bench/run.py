@@ -78,7 +78,8 @@ def _ingest_rows(r: dict[str, Any], rows: int) -> list[Row]:
             f"{gib(growth['small']['peak_rss_bytes'])} -> "
             f"{gib(growth['large']['peak_rss_bytes'])}: +{gib(grew)} "
             f"(dedupe table +{gib(dedupe)})", f"<= dedupe table's + {gib(RSS_GROWTH_SLACK)}",
-            _verdict(grew <= dedupe + RSS_GROWTH_SLACK, f"by {gib(grew - dedupe)}")),
+            _verdict(grew <= dedupe + RSS_GROWTH_SLACK,
+                     f"by {gib(grew - dedupe - RSS_GROWTH_SLACK)}")),
         Row("`laaffic-batch --help` startup", f"{r['help']['wall_s'] * 1000:.0f} ms"),
         *_profile_rows(r["profile"]),
     ]
